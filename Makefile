@@ -1,0 +1,34 @@
+# make demo | test | test-full | lint | format | clean   (README.md says what each does)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(PY) -m pytest tests -p no:cacheprovider
+
+.PHONY: venv demo test test-full lint format clean
+
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo:
+	bash scripts/demo.sh
+
+test: venv
+	$(PYTEST) -m "not slow"
+
+test-full: venv
+	$(PYTEST)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

@@ -1,0 +1,72 @@
+"""Refuse answers that would render a broken project: one line per problem, exit 1, nothing left behind."""
+
+import json
+import keyword
+import re
+import sys
+
+# The answers, as JSON inside a raw string: valid Python before and after rendering, whatever they hold.
+ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
+
+# Import names the generated project needs: a package with one of these names would shadow it.
+TAKEN_NAMES = {"lightning", "torch", "torchmetrics", "jsonargparse", "sklearn", "numpy", "rich", "tests"}
+SLUG_PATTERN = re.compile(r"[a-z][a-z0-9_-]*")
+EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def check_project_name(name: str) -> list[str]:
+    """The human-readable name only needs to be non-empty."""
+    if not name.strip():
+        return ["project_name is empty: give the project a name, e.g. 'Digits Classifier'"]
+    return []
+
+
+def check_slug(slug: str) -> list[str]:
+    """The folder and distribution name: lowercase letters, digits, '-' and '_'."""
+    if not SLUG_PATTERN.fullmatch(slug):
+        return [
+            f"project_slug {slug!r} is not a valid slug: use lowercase letters, digits, '-' and '_',"
+            " starting with a letter (e.g. 'digits-classifier')"
+        ]
+    return []
+
+
+def check_package(name: str) -> list[str]:
+    """The import name: a Python identifier that is not a keyword and shadows nothing the project imports."""
+    if not name.isidentifier():
+        return [
+            f"package_name {name!r} is not a valid Python identifier: use letters, digits and '_',"
+            " not starting with a digit (e.g. 'digits_classifier')"
+        ]
+    if keyword.iskeyword(name):
+        return [f"package_name {name!r} is a Python keyword: pick another name (e.g. '{name}_model')"]
+    if name in TAKEN_NAMES or name in sys.stdlib_module_names:
+        return [
+            f"package_name {name!r} would shadow the module of the same name that the project imports:"
+            f" pick another name (e.g. '{name}_project')"
+        ]
+    return []
+
+
+def check_email(email: str) -> list[str]:
+    """The email is optional; when given it must look like one."""
+    if email and not EMAIL_PATTERN.fullmatch(email):
+        return [f"email {email!r} is not an email address: use name@example.org, or leave it empty"]
+    return []
+
+
+def main() -> int:
+    """Print every problem on its own line; a non-zero exit makes cookiecutter delete the output."""
+    problems = [
+        *check_project_name(ANSWERS["project_name"]),
+        *check_slug(ANSWERS["project_slug"]),
+        *check_package(ANSWERS["package_name"]),
+        *check_email(ANSWERS["email"]),
+    ]
+    for problem in problems:
+        print(f"ERROR: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

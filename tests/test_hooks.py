@@ -1,0 +1,71 @@
+"""Bad answers are refused by the pre-generation hook: one line naming the value, no directory left."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from combos import TEMPLATE
+from cookiecutter.exceptions import FailedHookException
+from cookiecutter.main import cookiecutter
+
+# answers -> the line the hook must print
+REFUSED = {
+    "package-digit": ({"package_name": "1digits"}, "package_name '1digits' is not a valid Python identifier"),
+    "package-dash": ({"package_name": "my-pkg"}, "package_name 'my-pkg' is not a valid Python identifier"),
+    "package-keyword": ({"package_name": "class"}, "package_name 'class' is a Python keyword"),
+    "package-shadows-torch": ({"package_name": "torch"}, "package_name 'torch' would shadow"),
+    "package-shadows-stdlib": ({"package_name": "json"}, "package_name 'json' would shadow"),
+    "slug-space": (
+        {"project_slug": "my project", "package_name": "ok"},
+        "project_slug 'my project' is not a valid slug",
+    ),
+    "slug-upper": ({"project_slug": "MyProject", "package_name": "ok"}, "project_slug 'MyProject' is not a valid slug"),
+    "email-no-at": ({"email": "me.example.org"}, "email 'me.example.org' is not an email address"),
+    "name-empty": ({"project_name": " ", "project_slug": "x", "package_name": "x"}, "project_name is empty"),
+}
+
+
+@pytest.mark.parametrize(("answers", "message"), REFUSED.values(), ids=REFUSED.keys())
+def test_bad_answer_is_refused_and_nothing_is_left(
+    tmp_path: Path, capfd: pytest.CaptureFixture, answers: dict[str, str], message: str
+) -> None:
+    with pytest.raises(FailedHookException):
+        cookiecutter(str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(tmp_path))
+    errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1 and message in errors[0], errors
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_problem_gets_its_own_line(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    answers = {"project_slug": "Bad Slug", "package_name": "def", "email": "nope"}
+    with pytest.raises(FailedHookException):
+        cookiecutter(str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(tmp_path))
+    errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("ERROR:")]
+    assert [line.split()[1] for line in errors] == ["project_slug", "package_name", "email"]
+
+
+def test_command_line_exits_non_zero_and_leaves_no_directory(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(tmp_path), str(TEMPLATE), "package_name=class"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "ERROR: package_name 'class' is a Python keyword" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_good_answers_pass_the_hook(tmp_path: Path) -> None:
+    answers = {"project_name": "My Net", "package_name": "my_net2", "email": "a@b.io"}
+    project = Path(cookiecutter(str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(tmp_path)))
+    assert project.name == "my-net"
+    assert (project / "src" / "my_net2" / "model.py").is_file()
+
+
+def test_next_steps_are_printed(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(tmp_path))
+    out = capfd.readouterr().out
+    assert "cd digits-classifier" in out and "make train" in out

@@ -1,0 +1,117 @@
+"""Every valid combination of answers renders a clean, ruff-clean project with exactly the expected files."""
+
+from __future__ import annotations
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+from pathlib import Path
+
+import pytest
+from combos import all_combinations, combo_id
+from conftest import assert_ruff_clean, bake
+
+COMBINATIONS = all_combinations()
+# Jinja residue: GitHub Actions expressions (${{ ... }}) are the one legitimate use of braces.
+RESIDUE = ("{{", "{%", "%}", "cookiecutter")
+
+
+def expected_files(answers: dict[str, str], package: str = "digits_classifier") -> set[str]:
+    """The exact file set a project with these answers must have (paths relative to its root)."""
+    src = f"src/{package}"
+    return {
+        ".gitattributes",
+        ".gitignore",
+        ".pre-commit-config.yaml",
+        ".github/workflows/ci.yml",
+        "Makefile",
+        "README.md",
+        "pyproject.toml",
+        "configs/default.yaml",
+        "train.py",
+        "test.py",
+        f"{src}/__init__.py",
+        f"{src}/cli.py",
+        f"{src}/data.py",
+        f"{src}/model.py",
+        f"{src}/nets.py",
+        f"{src}/optim.py",
+        f"{src}/runs.py",
+        "tests/conftest.py",
+        "tests/test_data.py",
+        "tests/test_model.py",
+        "tests/test_train.py",
+    }
+
+
+@pytest.fixture(scope="module")
+def rendered(cookies_session) -> dict[str, Path]:
+    """All combinations rendered once, by test id."""
+    return {combo_id(answers): bake(cookies_session, **answers) for answers in COMBINATIONS}
+
+
+def relative_files(project: Path) -> set[str]:
+    return {str(p.relative_to(project)) for p in project.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=combo_id)
+def test_renders_exactly_the_expected_files(rendered: dict[str, Path], answers: dict[str, str]) -> None:
+    assert relative_files(rendered[combo_id(answers)]) == expected_files(answers)
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=combo_id)
+def test_no_template_syntax_is_left(rendered: dict[str, Path], answers: dict[str, str]) -> None:
+    project = rendered[combo_id(answers)]
+    for path in project.rglob("*"):
+        assert not any(mark in str(path.relative_to(project)) for mark in RESIDUE), path
+        if path.is_file():
+            text = path.read_text().replace("${{", "")
+            found = [mark for mark in RESIDUE if mark in text]
+            assert not found, f"{path.relative_to(project)} still holds {found}"
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=combo_id)
+def test_answers_reach_the_config(rendered: dict[str, Path], answers: dict[str, str]) -> None:
+    config = (rendered[combo_id(answers)] / "configs" / "default.yaml").read_text()
+    assert f"precision: {answers['precision']}  #" in config
+    assert f"scheduler: {answers['scheduler']}  #" in config
+    logger_line = {"tensorboard": "TensorBoardLogger", "csv": "CSVLogger", "none": "logger: false"}
+    assert logger_line[answers["logger"]] in config
+    assert ("LearningRateMonitor" in config) == (answers["logger"] != "none")
+
+
+def test_every_project_is_ruff_clean(rendered: dict[str, Path]) -> None:
+    assert_ruff_clean(*rendered.values())
+
+
+def test_identity_answers_are_rendered_and_escaped(cookies) -> None:
+    project = bake(
+        cookies,
+        project_name='Quote "Test" Project',
+        project_slug="quote-test",
+        package_name="quote_test",
+        description='Says "hi" and C:\\path',
+        author="O'Brien",
+        email="ob@example.org",
+        python_version="3.12",
+    )
+    assert project.name == "quote-test"
+    assert (project / "README.md").read_text().startswith('# Quote "Test" Project\n')
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["description"] == 'Says "hi" and C:\\path'
+    assert pyproject["project"]["authors"] == [{"name": "O'Brien", "email": "ob@example.org"}]
+    assert pyproject["project"]["requires-python"] == ">=3.12"
+    assert pyproject["tool"]["ruff"]["target-version"] == "py312"
+    init = project / "src" / "quote_test" / "__init__.py"
+    namespace: dict = {}
+    exec(compile(init.read_text(), str(init), "exec"), namespace)
+    assert namespace["__doc__"] == 'Says "hi" and C:\\path'
+    assert 'python-version: "3.12"' in (project / ".github" / "workflows" / "ci.yml").read_text()
+    assert "from quote_test.cli import" in (project / "train.py").read_text()
+    assert_ruff_clean(project)
+
+
+def test_email_is_optional(cookies) -> None:
+    pyproject = tomllib.loads((bake(cookies, email="") / "pyproject.toml").read_text())
+    assert pyproject["project"]["authors"] == [{"name": "Your Name"}]

@@ -1,0 +1,53 @@
+"""The template repository keeps its promises: README covers every question, CI runs the README's
+test command, and the development requirements cover what generated projects need."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from combos import CONTEXT, TEMPLATE, all_combinations
+from conftest import bake
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+README = (TEMPLATE / "README.md").read_text()
+QUESTIONS = [key for key in CONTEXT if not key.startswith("_")]
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_readme_explains_every_question_and_choice(question: str) -> None:
+    assert f"`{question}`" in README
+    choices = CONTEXT[question] if isinstance(CONTEXT[question], list) else []
+    for choice in choices:
+        assert f"`{choice}`" in README, f"README does not mention {question} choice {choice!r}"
+
+
+def test_every_choice_has_a_human_label() -> None:
+    prompts = CONTEXT["__prompts__"]
+    for question in QUESTIONS:
+        assert question in prompts, question
+        if isinstance(CONTEXT[question], list):
+            assert set(CONTEXT[question]) <= set(prompts[question]) - {"__prompt__"}, question
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    assert "make test" in README and "make demo" in README
+    assert re.search(r"^make test$", (TEMPLATE / ".ci" / "run").read_text(), re.MULTILINE)
+
+
+def requirement_names(requirements: list[str]) -> set[str]:
+    return {re.split(r"[\[<>=;! ]", line.strip(), maxsplit=1)[0].lower() for line in requirements}
+
+
+def test_dev_requirements_cover_generated_dependencies(cookies) -> None:
+    lines = (TEMPLATE / "requirements-dev.txt").read_text().splitlines()
+    dev = requirement_names([line for line in lines if line.strip() and not line.startswith("#")])
+    loggers = {answers["logger"]: answers for answers in all_combinations()}
+    for answers in loggers.values():
+        project = tomllib.loads((bake(cookies, **answers) / "pyproject.toml").read_text())["project"]
+        needed = requirement_names(project["dependencies"] + project["optional-dependencies"]["dev"])
+        assert needed <= dev, f"requirements-dev.txt lacks {needed - dev} for {answers}"

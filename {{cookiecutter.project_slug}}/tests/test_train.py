@@ -1,0 +1,70 @@
+"""End to end: train.py fits and tests, test.py re-evaluates, bad configs are refused."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from conftest import QUIET, load_script
+
+from {{ cookiecutter.package_name }}.cli import next_version_dir, resolve_precision
+
+train = load_script("train")
+evaluate = load_script("test")
+
+
+def run_files(workdir: Path) -> set[str]:
+    return {str(p.relative_to(workdir)) for p in workdir.rglob("*") if p.is_file() and p.suffix != ".ckpt"}
+
+
+def test_short_fit_saves_checkpoints_config_and_metrics(workdir: Path) -> None:
+    metrics = train.main([*QUIET, "--trainer.max_epochs=2", "--trainer.limit_train_batches=4"])
+    run = workdir / "logs" / "version_0"
+    assert (run / "config.yaml").is_file()
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    saved = json.loads((run / "test_metrics.json").read_text())
+    assert saved["metrics"] == pytest.approx(metrics)
+    assert Path(saved["checkpoint"]).is_file()
+    assert all(math.isfinite(value) for value in metrics.values())
+
+
+def test_training_learns_and_test_py_reproduces_the_result(workdir: Path) -> None:
+    metrics = train.main([*QUIET, "--trainer.max_epochs=6", "--model.width=16"])
+    assert metrics["test/acc"] > 0.9  # chance is 0.1
+    # test.py finds the newest run's best checkpoint and rebuilds the width-16 model from its config.
+    again = evaluate.main(["--trainer.enable_progress_bar=false"])
+    assert again == pytest.approx(metrics)
+
+
+def test_overrides_reach_the_saved_config(workdir: Path) -> None:
+    train.main([*QUIET, "--trainer.max_epochs=1", "--model.lr=0.001", "--data.batch_size=128", "--model.width=8"])
+    config = (workdir / "logs" / "version_0" / "config.yaml").read_text()
+    assert "lr: 0.001" in config and "batch_size: 128" in config and "width: 8" in config
+
+
+def test_a_bad_value_is_refused_and_writes_no_run(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        train.main([*QUIET, "--model.optimizer=adamax"])
+    assert exit_info.value.code != 0
+    assert "adamax" in capsys.readouterr().err
+    assert not (workdir / "logs").exists()
+
+
+def test_test_py_without_runs_says_what_to_do(workdir: Path) -> None:
+    with pytest.raises(SystemExit, match="train first"):
+        evaluate.main([])
+
+
+def test_precision_auto_is_full_precision_without_gpu() -> None:
+    assert resolve_precision("auto", accelerator="cpu") == "32-true"
+    assert resolve_precision("bf16-mixed", accelerator="cpu") == "bf16-mixed"
+
+
+def test_runs_are_numbered_like_the_loggers_number_them(tmp_path: Path) -> None:
+    assert next_version_dir(tmp_path) == tmp_path / "version_0"
+    (tmp_path / "version_0").mkdir()
+    (tmp_path / "version_7").mkdir()
+    (tmp_path / "version_x").mkdir()
+    assert next_version_dir(tmp_path) == tmp_path / "version_8"
