@@ -20,7 +20,9 @@ def run_files(workdir: Path) -> set[str]:
 
 
 def test_short_fit_saves_checkpoints_config_and_metrics(workdir: Path) -> None:
-    metrics = train.main([*QUIET, "--trainer.max_epochs=2", "--trainer.limit_train_batches=4"])
+    metrics = train.main(
+        [*QUIET, "--trainer.max_epochs=2", "--trainer.limit_train_batches=4", "--trainer.log_every_n_steps=2"]
+    )
     run = workdir / "logs" / "version_0"
     assert (run / "config.yaml").is_file()
     assert (run / "checkpoints" / "last.ckpt").is_file()
@@ -42,6 +44,24 @@ def test_overrides_reach_the_saved_config(workdir: Path) -> None:
     train.main([*QUIET, "--trainer.max_epochs=1", "--model.lr=0.001", "--data.batch_size=128", "--model.width=8"])
     config = (workdir / "logs" / "version_0" / "config.yaml").read_text()
     assert "lr: 0.001" in config and "batch_size: 128" in config and "width: 8" in config
+
+
+def test_a_config_file_overrides_the_defaults(workdir: Path) -> None:
+    (workdir / "other.yaml").write_text("trainer:\n  max_epochs: 1\nmodel:\n  width: 8\n  optimizer: sgd\n")
+    train.main([*QUIET, "--config", "other.yaml"])
+    run = workdir / "logs" / "version_0"
+    config = (run / "config.yaml").read_text()
+    assert "width: 8" in config and "optimizer: sgd" in config and "max_epochs: 1" in config
+    assert [p.name[:12] for p in (run / "checkpoints").glob("epoch*")] == ["epoch000-acc"]
+
+
+def test_help_lists_every_option(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--model.lr", "--model.scheduler", "--data.batch_size", "--trainer.max_epochs", "--ckpt_path"):
+        assert option in out
 
 
 def test_a_bad_value_is_refused_and_writes_no_run(workdir: Path, capsys: pytest.CaptureFixture) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import warnings
 from pathlib import Path
@@ -19,28 +20,25 @@ from .model import Classifier
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
-# Deprecation notices raised inside Lightning and jsonargparse themselves: nothing a user of this project can act on.
-for message in (r"skip_none parameter was deprecated", r"`isinstance\(treespec, LeafSpec\)` is deprecated"):
-    warnings.filterwarnings("ignore", message=message)
+# Deprecation notices about Lightning's own use of jsonargparse and torch: nothing this project can act on.
+os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
+warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 
 Precision = Literal["auto", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true"]
 
 
 def resolve_precision(precision: str, accelerator: Any = "auto") -> str:
     """Turn "auto" into bf16-mixed on GPUs that support it, 16-mixed on older GPUs, 32-true elsewhere."""
-    on_gpu = accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
-    if precision == "auto":
-        if not on_gpu:
-            chosen, reason = "32-true", "no CUDA GPU in use"
-        elif torch.cuda.is_bf16_supported():
-            chosen, reason = "bf16-mixed", f"{torch.cuda.get_device_name()} supports bfloat16"
-        else:
-            chosen, reason = "16-mixed", f"{torch.cuda.get_device_name()} has no bfloat16"
-        rank_zero_info(f"precision: auto -> {chosen} ({reason})")
-        return chosen
-    if precision == "16-mixed" and not on_gpu:
-        rank_zero_warn("precision 16-mixed needs a GPU: on the CPU Lightning trains in bf16-mixed instead")
-    return precision
+    if precision != "auto":
+        return precision
+    if not (accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()):
+        chosen, reason = "32-true", "no CUDA GPU in use"
+    elif torch.cuda.is_bf16_supported():
+        chosen, reason = "bf16-mixed", f"{torch.cuda.get_device_name()} supports bfloat16"
+    else:
+        chosen, reason = "16-mixed", f"{torch.cuda.get_device_name()} has no bfloat16"
+    rank_zero_info(f"precision: auto -> {chosen} ({reason})")
+    return chosen
 
 
 class Trainer(L.Trainer):
