@@ -38,6 +38,8 @@ def test_training_learns_and_test_py_reproduces_the_result(workdir: Path) -> Non
     # test.py finds the newest run's best checkpoint and rebuilds the width-16 model from its config.
     again = evaluate.main(["--trainer.enable_progress_bar=false"])
     assert again == pytest.approx(metrics)
+    last = workdir / "logs" / "version_0" / "checkpoints" / "last.ckpt"
+    assert evaluate.main(["--ckpt_path", str(last), "--trainer.enable_progress_bar=false"])["test/acc"] > 0.9
 
 
 def test_overrides_reach_the_saved_config(workdir: Path) -> None:
