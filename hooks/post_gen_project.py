@@ -1,8 +1,24 @@
-"""After rendering: print the next steps."""
+"""After rendering: remove what the answers did not ask for, then print the next steps."""
 
 import json
+from pathlib import Path
 
-ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
+
+def unused_files(answers: dict[str, str]) -> list[str]:
+    """Files of the rendered project that these answers do not use (paths relative to its root)."""
+    package = f"src/{answers['package_name']}"
+    unused = []
+    if answers["task"] not in ("autoencoder", "gan"):
+        unused.append(f"{package}/images.py")
+    if answers["__manual_optimization"] != "yes":
+        unused += [f"{package}/manual_optim.py", "tests/test_manual_optim.py"]
+    return unused
+
+
+def remove(root: Path, paths: list[str]) -> None:
+    """Delete these files under `root`."""
+    for path in paths:
+        (root / path).unlink()
 
 
 def next_steps(slug: str) -> str:
@@ -19,5 +35,12 @@ Change anything with flags (python train.py --help) or in configs/default.yaml.
 """
 
 
+def main() -> None:
+    # The answers, as JSON in a raw string: valid Python before and after rendering, whatever they hold.
+    answers = json.loads(r"""{{ cookiecutter | tojson }}""")
+    remove(Path.cwd(), unused_files(answers))
+    print(next_steps(answers["project_slug"]))
+
+
 if __name__ == "__main__":
-    print(next_steps(ANSWERS["project_slug"]))
+    main()

@@ -5,11 +5,15 @@ import keyword
 import re
 import sys
 
-# The answers, as JSON inside a raw string: valid Python before and after rendering, whatever they hold.
-ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
+IMAGE_TASKS = {"classification", "autoencoder", "gan"}
+IMAGE_DATASETS = {"digits"}
+SERIES_DATASETS = {"signal"}
 
 # Import names the generated project needs: a package with one of these names would shadow it.
-TAKEN_NAMES = {"lightning", "torch", "torchmetrics", "jsonargparse", "sklearn", "numpy", "rich", "tests"}
+TAKEN_NAMES = {
+    *("lightning", "torch", "torchvision", "torchmetrics", "jsonargparse", "sklearn", "numpy", "rich"),
+    *("tensorboard", "PIL", "tests"),
+}
 SLUG_PATTERN = re.compile(r"[a-z][a-z0-9_-]*")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -55,14 +59,43 @@ def check_email(email: str) -> list[str]:
     return []
 
 
+def check_combination(answers: dict[str, str]) -> list[str]:
+    """Machine-learning answers that cannot work together."""
+    task, dataset = answers["task"], answers["dataset"]
+    problems = []
+    if task == "gan" and answers["optimizers"] != "2":
+        problems.append(
+            f"optimizers {answers['optimizers']!r} does not fit task 'gan': a GAN trains a generator and a"
+            " discriminator, each with its own optimizer; answer optimizers '2'"
+        )
+    if task in IMAGE_TASKS and dataset not in IMAGE_DATASETS:
+        problems.append(
+            f"dataset {dataset!r} does not fit task {task!r}: it needs images; answer one of"
+            f" {', '.join(sorted(IMAGE_DATASETS))}"
+        )
+    if task == "sequence" and dataset not in SERIES_DATASETS:
+        problems.append(
+            f"dataset {dataset!r} does not fit task 'sequence': it holds images, not series; answer"
+            f" {', '.join(sorted(SERIES_DATASETS))} (a generated signal, or your own CSV)"
+        )
+    return problems
+
+
+def problems_with(answers: dict[str, str]) -> list[str]:
+    """Every problem with the answers, each a one-line message naming the value and the rule."""
+    return [
+        *check_project_name(answers["project_name"]),
+        *check_slug(answers["project_slug"]),
+        *check_package(answers["package_name"]),
+        *check_email(answers["email"]),
+        *check_combination(answers),
+    ]
+
+
 def main() -> int:
     """Print every problem on its own line; a non-zero exit makes cookiecutter delete the output."""
-    problems = [
-        *check_project_name(ANSWERS["project_name"]),
-        *check_slug(ANSWERS["project_slug"]),
-        *check_package(ANSWERS["package_name"]),
-        *check_email(ANSWERS["email"]),
-    ]
+    # The answers, as JSON in a raw string: valid Python before and after rendering, whatever they hold.
+    problems = problems_with(json.loads(r"""{{ cookiecutter | tojson }}"""))
     for problem in problems:
         print(f"ERROR: {problem}", file=sys.stderr)
     return 1 if problems else 0

@@ -1,4 +1,6 @@
 """End to end: train.py fits and tests, test.py re-evaluates, bad configs are refused."""
+{%- set size = "hidden_size" if cookiecutter.task == "sequence" else "width" %}
+{%- set short = {"classification": "acc", "autoencoder": "loss", "gan": "mmd", "sequence": "loss"}[cookiecutter.task] %}
 
 from __future__ import annotations
 
@@ -15,10 +17,6 @@ train = load_script("train")
 evaluate = load_script("test")
 
 
-def run_files(workdir: Path) -> set[str]:
-    return {str(p.relative_to(workdir)) for p in workdir.rglob("*") if p.is_file() and p.suffix != ".ckpt"}
-
-
 def test_short_fit_saves_checkpoints_config_and_metrics(workdir: Path) -> None:
     metrics = train.main(
         [*QUIET, "--trainer.max_epochs=2", "--trainer.limit_train_batches=4", "--trainer.log_every_n_steps=2"]
@@ -32,29 +30,28 @@ def test_short_fit_saves_checkpoints_config_and_metrics(workdir: Path) -> None:
     assert all(math.isfinite(value) for value in metrics.values())
 
 
-def test_training_learns_and_test_py_reproduces_the_result(workdir: Path) -> None:
-    metrics = train.main([*QUIET, "--trainer.max_epochs=6", "--model.width=16"])
-    assert metrics["test/acc"] > 0.9  # chance is 0.1
-    # test.py finds the newest run's best checkpoint and rebuilds the width-16 model from its config.
+def test_test_py_reproduces_the_result_of_train_py(workdir: Path) -> None:
+    metrics = train.main([*QUIET, "--trainer.max_epochs=2", "--model.{{ size }}=16"])
+    # test.py finds the newest run's best checkpoint and rebuilds the {{ size }}-16 model from its config.
     again = evaluate.main(["--trainer.enable_progress_bar=false"])
     assert again == pytest.approx(metrics)
     last = workdir / "logs" / "version_0" / "checkpoints" / "last.ckpt"
-    assert evaluate.main(["--ckpt_path", str(last), "--trainer.enable_progress_bar=false"])["test/acc"] > 0.9
+    assert set(evaluate.main(["--ckpt_path", str(last), "--trainer.enable_progress_bar=false"])) == set(metrics)
 
 
 def test_overrides_reach_the_saved_config(workdir: Path) -> None:
-    train.main([*QUIET, "--trainer.max_epochs=1", "--model.lr=0.001", "--data.batch_size=128", "--model.width=8"])
+    train.main([*QUIET, "--trainer.max_epochs=1", "--model.lr=0.001", "--data.batch_size=128", "--model.{{ size }}=8"])
     config = (workdir / "logs" / "version_0" / "config.yaml").read_text()
-    assert "lr: 0.001" in config and "batch_size: 128" in config and "width: 8" in config
+    assert "lr: 0.001" in config and "batch_size: 128" in config and "{{ size }}: 8" in config
 
 
 def test_a_config_file_overrides_the_defaults(workdir: Path) -> None:
-    (workdir / "other.yaml").write_text("trainer:\n  max_epochs: 1\nmodel:\n  width: 8\n  optimizer: sgd\n")
+    (workdir / "other.yaml").write_text("trainer:\n  max_epochs: 1\nmodel:\n  {{ size }}: 8\n  optimizer: sgd\n")
     train.main([*QUIET, "--config", "other.yaml"])
     run = workdir / "logs" / "version_0"
     config = (run / "config.yaml").read_text()
-    assert "width: 8" in config and "optimizer: sgd" in config and "max_epochs: 1" in config
-    assert [p.name[:12] for p in (run / "checkpoints").glob("epoch*")] == ["epoch000-acc"]
+    assert "{{ size }}: 8" in config and "optimizer: sgd" in config and "max_epochs: 1" in config
+    assert [p.name[: len("epoch000-{{ short }}")] for p in (run / "checkpoints").glob("epoch*")] == ["epoch000-{{ short }}"]
 
 
 def test_help_lists_every_option(capsys: pytest.CaptureFixture) -> None:

@@ -15,8 +15,8 @@ import torch
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
-from .data import DigitsDataModule
-from .model import Classifier
+from .data import {{ cookiecutter.__datamodule_class }}
+from .model import {{ cookiecutter.__model_class }}
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
@@ -75,8 +75,8 @@ class ProjectCLI(LightningCLI):
         for handler in logging.getLogger("lightning.pytorch").handlers:
             handler.addFilter(_DropChatter())
         super().__init__(
-            Classifier,
-            DigitsDataModule,
+            {{ cookiecutter.__model_class }},
+            {{ cookiecutter.__datamodule_class }},
             trainer_class=Trainer,
             seed_everything_default=42,
             parser_kwargs={"default_config_files": [str(DEFAULT_CONFIG)]},
@@ -92,8 +92,15 @@ class ProjectCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--ckpt_path", type=str | None, default=None, help="Checkpoint to start from.")
+{%- if cookiecutter.task == "sequence" %}
+        parser.link_arguments("data.num_features", "model.input_size", apply_on="instantiate")
+        parser.link_arguments("data.sequence_length", "model.sequence_length")
+{%- else %}
+{%- if cookiecutter.task == "classification" %}
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
+{%- endif %}
         parser.link_arguments("data.input_shape", "model.input_shape", apply_on="instantiate")
+{%- endif %}
 
     def before_instantiate_classes(self) -> None:
         trainer = self.config.trainer
@@ -122,6 +129,8 @@ def evaluate(cli: LightningCLI, ckpt_path: str | None) -> dict[str, float]:
         rank_zero_warn("no checkpoint was saved: testing the weights the run ended with")
     else:
         load_weights(cli.model, ckpt_path)
+    if cli.config.seed_everything is not False:  # the same random draws (noise, dropout) every evaluation
+        L.seed_everything(cli.config.seed_everything, verbose=False)
     results = cli.trainer.test(cli.model, datamodule=cli.datamodule)
     metrics = {name: float(value) for name, value in results[0].items()}
     summary = "  ".join(f"{name}={value:.4f}" for name, value in sorted(metrics.items()))

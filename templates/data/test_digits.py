@@ -1,0 +1,72 @@
+"""The digits data module: split sizes, stratification, determinism, batches and augmentation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from {{ cookiecutter.package_name }}.data import DigitsDataModule, random_shift
+
+
+@pytest.fixture(scope="module")
+def digits() -> DigitsDataModule:
+    data = DigitsDataModule(batch_size=32)
+    data.setup()
+    return data
+
+
+def test_split_sizes_cover_all_digits(digits: DigitsDataModule) -> None:
+    sizes = {name: len(split) for name, split in digits.splits.items()}
+    assert sum(sizes.values()) == 1797
+    assert sizes["test"] == 360
+    assert sizes["val"] == 270
+    assert sizes["train"] == 1797 - 360 - 270
+
+
+def test_split_is_stratified(digits: DigitsDataModule) -> None:
+    for split in digits.splits.values():
+        counts = torch.bincount(split.targets, minlength=10).float()
+        assert counts.min() / counts.max() > 0.9, counts
+
+
+def test_split_is_deterministic_and_disjoint(digits: DigitsDataModule) -> None:
+    again = DigitsDataModule()
+    again.setup()
+    assert torch.equal(again.splits["test"].inputs, digits.splits["test"].inputs)
+    train = {tuple(image.flatten().tolist()) for image in digits.splits["train"].inputs}
+    test = [tuple(image.flatten().tolist()) for image in digits.splits["test"].inputs]
+    # load_digits holds a few exact duplicate images; a leak would be far more than a handful.
+    assert sum(image in train for image in test) <= 5
+
+
+def test_batches_are_normalised_model_input(digits: DigitsDataModule) -> None:
+    images, labels = next(iter(digits.train_dataloader()))
+    assert images.dtype == torch.uint8 and images.shape == (32, 1, 8, 8)
+    images, labels = digits.on_after_batch_transfer((images, labels), 0)
+    assert images.dtype == torch.float32 and labels.dtype == torch.long
+    everything = digits.on_after_batch_transfer((digits.splits["train"].inputs, labels), 0)[0]
+    assert abs(everything.mean().item()) < 0.05
+    assert abs(everything.std().item() - 1) < 0.05
+
+
+def test_symmetric_normalisation_spans_minus_one_to_one() -> None:
+    data = DigitsDataModule(normalize="symmetric")
+    data.setup()
+    images = data.on_after_batch_transfer((data.splits["train"].inputs, data.splits["train"].targets), 0)[0]
+    assert images.min().item() == -1.0 and images.max().item() == 1.0
+
+
+def test_random_shift_moves_each_pixel_at_most_the_given_distance() -> None:
+    images = torch.zeros(64, 1, 8, 8)
+    images[:, 0, 4, 4] = 1.0
+    shifted = random_shift(images, 1)
+    assert shifted.shape == images.shape
+    rows, cols = torch.nonzero(shifted[:, 0], as_tuple=True)[1:]
+    assert set(rows.tolist()) <= {3, 4, 5} and set(cols.tolist()) <= {3, 4, 5}
+    assert len({(r, c) for r, c in zip(rows.tolist(), cols.tolist(), strict=True)}) > 1
+    assert torch.equal(shifted.sum(dim=(1, 2, 3)), torch.ones(64))
+
+
+def test_bad_fractions_are_refused() -> None:
+    with pytest.raises(ValueError, match="val_fraction=0.6 and test_fraction=0.5"):
+        DigitsDataModule(val_fraction=0.6, test_fraction=0.5)
