@@ -1,7 +1,8 @@
-"""The answers cookiecutter.json offers, every valid combination of them, and small covering sets."""
+"""The answers cookiecutter.json offers, every valid combination of them, and a small covering set."""
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 from pathlib import Path
@@ -12,11 +13,24 @@ CONTEXT = json.loads((TEMPLATE / "cookiecutter.json").read_text())
 ML_QUESTIONS = ("task", "dataset", "optimizers", "scheduler", "logger", "precision")
 CHOICES = {question: CONTEXT[question] for question in ML_QUESTIONS}
 DEFAULTS = {question: choices[0] for question, choices in CHOICES.items()}
+# Every pair of choices of these questions appears in some covering combination.
+PAIRWISE = ("task", "optimizers", "scheduler", "precision")
+
+
+def _load_pre_gen_hook():
+    """The pre-generation hook as a module: its rules are the one definition of a valid answer."""
+    spec = importlib.util.spec_from_file_location("pre_gen_project", TEMPLATE / "hooks" / "pre_gen_project.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+HOOK = _load_pre_gen_hook()
 
 
 def is_valid(answers: dict[str, str]) -> bool:
-    """The one predicate the pre-generation hook enforces on the machine-learning answers."""
-    return all(answers[question] in CHOICES[question] for question in ML_QUESTIONS)
+    """Whether the hook accepts these machine-learning answers."""
+    return not HOOK.check_combination(answers)
 
 
 def all_combinations() -> list[dict[str, str]]:
@@ -25,20 +39,28 @@ def all_combinations() -> list[dict[str, str]]:
     return [answers for values in product if is_valid(answers := dict(zip(ML_QUESTIONS, values, strict=True)))]
 
 
-def covering_set() -> list[dict[str, str]]:
-    """Few valid combinations in which every choice of every question appears at least once.
+def _pairs(answers: dict[str, str]) -> set[tuple[str, str, str, str]]:
+    return {(a, answers[a], b, answers[b]) for a, b in itertools.combinations(PAIRWISE, 2)}
 
-    Row i takes the i-th choice of each question (wrapping), starting from the defaults, so the
-    first row is the default project.
-    """
-    rows = max(len(choices) for choices in CHOICES.values())
-    combos = []
-    for i in range(rows):
-        answers = {question: choices[i % len(choices)] for question, choices in CHOICES.items()}
-        if not is_valid(answers):
-            raise AssertionError(f"covering row {answers} is invalid: adjust covering_set")
-        combos.append(answers)
-    return combos
+
+def covering_set() -> list[dict[str, str]]:
+    """Few valid combinations, the default first, that hold every valid pair of choices of the PAIRWISE
+    questions and every choice of every question at least once (greedy: each pick covers the most new)."""
+    candidates = all_combinations()
+    needed_pairs = set().union(*map(_pairs, candidates))
+    needed_choices = {(q, choice) for q in ML_QUESTIONS for choice in CHOICES[q]}
+    chosen = [DEFAULTS]
+    needed_pairs -= _pairs(DEFAULTS)
+    needed_choices -= set(DEFAULTS.items())
+    while needed_pairs or needed_choices:
+        best = max(
+            candidates,
+            key=lambda a: (len(_pairs(a) & needed_pairs), len(set(a.items()) & needed_choices)),
+        )
+        chosen.append(best)
+        needed_pairs -= _pairs(best)
+        needed_choices -= set(best.items())
+    return chosen
 
 
 def combo_id(answers: dict[str, str]) -> str:

@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 
 import pytest
-from combos import all_combinations, combo_id, covering_set
+from combos import DEFAULTS, all_combinations, combo_id, covering_set
 from conftest import bake, run_in_project
 
 SHORT_FIT = [
@@ -20,6 +20,31 @@ SHORT_FIT = [
     "--trainer.log_every_n_steps=2",
     "--trainer.enable_progress_bar=false",
 ]
+
+
+# What each task logs (beyond the learning rate), and what its test reports.
+LOGGED = {
+    "classification": ("train/loss_step", "val/loss", "val/acc", "test/acc"),
+    "autoencoder": ("train/loss_step", "val/loss", "test/loss"),
+    "gan": ("train/d_loss_step", "train/g_loss_step", "val/mmd", "test/mmd"),
+    "sequence": ("train/loss_step", "val/loss", "val/naive_loss", "test/loss"),
+}
+TESTED = {
+    "classification": {"test/acc", "test/loss"},
+    "autoencoder": {"test/loss"},
+    "gan": {"test/mmd"},
+    "sequence": {"test/loss", "test/naive_loss"},
+}
+GRIDS = {"autoencoder": "reconstructions", "gan": "samples"}
+
+
+def logged_images(run: Path) -> list[str]:
+    """Tags of the images in the run's TensorBoard events."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run))
+    events.Reload()
+    return events.Tags()["images"]
 
 
 def logged_metrics(run: Path, logger: str) -> dict[str, list[float]]:
@@ -48,28 +73,44 @@ def test_short_fit_checkpoints_and_logs_finite_metrics(cookies, answers: dict[st
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run = project / "logs" / "version_0"
     assert (run / "checkpoints" / "last.ckpt").is_file()
-    assert len(list((run / "checkpoints").glob("epoch*-acc*.ckpt"))) == 2
+    assert len(list((run / "checkpoints").glob("epoch*.ckpt"))) == 2
     assert f"precision: {answers['precision']}" in (run / "config.yaml").read_text()
     metrics = json.loads((run / "test_metrics.json").read_text())["metrics"]
-    assert set(metrics) == {"test/acc", "test/loss"} and all(map(math.isfinite, metrics.values()))
+    assert set(metrics) == TESTED[answers["task"]] and all(map(math.isfinite, metrics.values()))
     logged = logged_metrics(run, answers["logger"])
     if answers["logger"] == "none":
         assert not list(run.glob("events.out.tfevents*")) and not (run / "metrics.csv").exists()
     else:
-        for name in ("train/loss_step", "val/loss", "val/acc", "test/acc"):
+        for name in LOGGED[answers["task"]]:
             assert logged.get(name) and all(map(math.isfinite, logged[name])), (name, sorted(logged))
         assert any(name.startswith("lr-") for name in logged), sorted(logged)
+    if grid := GRIDS.get(answers["task"]):  # TensorBoard gets the image grid; other loggers a PNG per epoch
+        if answers["logger"] == "tensorboard":
+            assert logged_images(run) == [grid]
+        else:
+            assert [p.name for p in sorted((run / grid).glob("*.png"))] == ["epoch000.png", "epoch001.png"]
+
+
+# One project per task and optimizer count, the choices that change the rendered code.
+VARIANTS = [
+    answers
+    for answers in all_combinations()
+    if {q: answers[q] for q in ("scheduler", "logger", "precision")}
+    == {q: DEFAULTS[q] for q in ("scheduler", "logger", "precision")}
+]
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=combo_id)
+def test_generated_project_passes_its_own_tests(cookies, answers: dict[str, str]) -> None:
+    project = bake(cookies, **answers)
+    result = run_in_project(project, "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout
 
 
 @pytest.fixture(scope="module")
 def default_project(cookies_session) -> Path:
     return bake(cookies_session)
-
-
-def test_default_project_passes_its_own_tests(default_project: Path) -> None:
-    result = run_in_project(default_project, "-m", "pytest", "-q", "-p", "no:cacheprovider")
-    assert result.returncode == 0, result.stdout[-5000:]
-    assert " passed" in result.stdout and "failed" not in result.stdout
 
 
 def test_default_project_beats_svc_on_digits(default_project: Path) -> None:
@@ -88,4 +129,4 @@ def test_every_combination_fits(cookies, answers: dict[str, str]) -> None:
     result = run_in_project(project, *SHORT_FIT)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     metrics = json.loads((project / "logs" / "version_0" / "test_metrics.json").read_text())["metrics"]
-    assert all(map(math.isfinite, metrics.values()))
+    assert set(metrics) == TESTED[answers["task"]] and all(map(math.isfinite, metrics.values()))

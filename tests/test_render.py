@@ -9,18 +9,20 @@ except ModuleNotFoundError:  # Python 3.10
 from pathlib import Path
 
 import pytest
+import yaml
 from combos import all_combinations, combo_id
 from conftest import assert_ruff_clean, bake
 
 COMBINATIONS = all_combinations()
 # Jinja residue: GitHub Actions expressions (${{ ... }}) are the one legitimate use of braces.
 RESIDUE = ("{{", "{%", "%}", "cookiecutter")
+MONITORED = {"classification": "val/acc", "autoencoder": "val/loss", "gan": "val/mmd", "sequence": "val/loss"}
 
 
 def expected_files(answers: dict[str, str], package: str = "digits_classifier") -> set[str]:
     """The exact file set a project with these answers must have (paths relative to its root)."""
     src = f"src/{package}"
-    return {
+    files = {
         ".gitattributes",
         ".gitignore",
         ".pre-commit-config.yaml",
@@ -34,15 +36,23 @@ def expected_files(answers: dict[str, str], package: str = "digits_classifier") 
         f"{src}/__init__.py",
         f"{src}/cli.py",
         f"{src}/data.py",
+        f"{src}/loaders.py",
         f"{src}/model.py",
         f"{src}/nets.py",
         f"{src}/optim.py",
         f"{src}/runs.py",
         "tests/conftest.py",
         "tests/test_data.py",
+        "tests/test_loaders.py",
         "tests/test_model.py",
+        "tests/test_optim.py",
         "tests/test_train.py",
     }
+    if answers["task"] in ("autoencoder", "gan"):
+        files.add(f"{src}/images.py")
+    if answers["optimizers"] == "2" or answers["task"] == "sequence":
+        files |= {f"{src}/manual_optim.py", "tests/test_manual_optim.py"}
+    return files
 
 
 @pytest.fixture(scope="module")
@@ -73,12 +83,20 @@ def test_no_template_syntax_is_left(rendered: dict[str, Path], answers: dict[str
 
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=combo_id)
 def test_answers_reach_the_config(rendered: dict[str, Path], answers: dict[str, str]) -> None:
-    config = (rendered[combo_id(answers)] / "configs" / "default.yaml").read_text()
-    assert f"precision: {answers['precision']}  #" in config
-    assert f"scheduler: {answers['scheduler']}  #" in config
-    logger_line = {"tensorboard": "TensorBoardLogger", "csv": "CSVLogger", "none": "logger: false"}
-    assert logger_line[answers["logger"]] in config
-    assert ("LearningRateMonitor" in config) == (answers["logger"] != "none")
+    config = yaml.safe_load((rendered[combo_id(answers)] / "configs" / "default.yaml").read_text())
+    trainer, model = config["trainer"], config["model"]
+    assert trainer["precision"] == answers["precision"]
+    assert model["scheduler"] == answers["scheduler"]
+    logger = {"tensorboard": "TensorBoardLogger", "csv": "CSVLogger"}.get(answers["logger"])
+    assert (trainer["logger"] and trainer["logger"]["class_path"].rsplit(".", 1)[1]) == (logger or False)
+    callbacks = [callback["class_path"].rsplit(".", 1)[1] for callback in trainer["callbacks"]]
+    assert ("LearningRateMonitor" in callbacks) == (answers["logger"] != "none")
+    checkpoint = trainer["callbacks"][0]["init_args"]
+    assert checkpoint["monitor"] == MONITORED[answers["task"]]
+    # A model that steps its own optimizers clips and accumulates itself: the Trainer would raise.
+    manual = answers["optimizers"] == "2" or answers["task"] == "sequence"
+    assert ("gradient_clip_val" in trainer) != manual and ("gradient_clip_val" in model) == manual
+    assert ("accumulate_grad_batches" in trainer) != manual and ("accumulate_grad_batches" in model) == manual
 
 
 def test_every_project_is_ruff_clean(rendered: dict[str, Path]) -> None:

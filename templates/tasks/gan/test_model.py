@@ -27,7 +27,7 @@ def test_mmd_is_zero_for_equal_sets_and_grows_with_the_gap() -> None:
     assert mmd(real, real + 0.1).item() < mmd(real, real + 1.0).item()
 
 
-def test_both_networks_train_and_global_step_counts_both(datamodule: {{ cookiecutter.__datamodule_class }}, tmp_path: Path) -> None:
+def test_both_networks_learn_and_every_step_counts(datamodule: {{ cookiecutter.__datamodule_class }}, tmp_path: Path) -> None:
     model = GAN(datamodule.input_shape, latent_dim=8, width=8, d_steps=2, num_images=16)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     trainer = quick_trainer(max_epochs=1, limit_train_batches=4, limit_val_batches=1, default_root_dir=tmp_path)
