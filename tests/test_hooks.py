@@ -25,6 +25,12 @@ REFUSED = {
     "slug-upper": ({"project_slug": "MyProject", "package_name": "ok"}, "project_slug 'MyProject' is not a valid slug"),
     "email-no-at": ({"email": "me.example.org"}, "email 'me.example.org' is not an email address"),
     "name-empty": ({"project_name": " ", "project_slug": "x", "package_name": "x"}, "project_name is empty"),
+    "gan-one-optimizer": ({"task": "gan", "optimizers": "1"}, "optimizers '1' does not fit task 'gan'"),
+    "sequence-on-images": ({"task": "sequence", "dataset": "digits"}, "dataset 'digits' does not fit task 'sequence'"),
+    "images-on-signal": (
+        {"task": "autoencoder", "dataset": "signal"},
+        "dataset 'signal' does not fit task 'autoencoder'",
+    ),
 }
 
 
