@@ -3,7 +3,11 @@ test command, and the development requirements cover what generated projects nee
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import re
+import sys
+from pathlib import Path
 
 import pytest
 from combos import CONTEXT, TEMPLATE, all_combinations
@@ -51,3 +55,29 @@ def test_dev_requirements_cover_generated_dependencies(cookies) -> None:
         project = tomllib.loads((bake(cookies, **answers) / "pyproject.toml").read_text())["project"]
         needed = requirement_names(project["dependencies"] + project["optional-dependencies"]["dev"])
         assert needed <= dev, f"requirements-dev.txt lacks {needed - dev} for {answers}"
+
+
+def imported_distributions(project: Path, package: str) -> set[str]:
+    """The installed distributions that the project's Python files import, by lower-case name."""
+    modules = set()
+    for path in project.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules.add(node.module.split(".")[0])
+    local = {package, "conftest"} | set(sys.stdlib_module_names)
+    owners = importlib.metadata.packages_distributions()
+    missing = modules - local - set(owners)
+    assert not missing, f"{project.name} imports modules no installed distribution provides: {missing}"
+    return {owners[module][0].lower() for module in modules - local}
+
+
+def test_every_import_of_a_generated_project_is_a_declared_dependency(cookies) -> None:
+    variants = {(a["task"], a["dataset"], a["optimizers"], a["logger"]): a for a in all_combinations()}
+    for answers in variants.values():
+        project = bake(cookies, **answers)
+        meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+        declared = requirement_names(meta["dependencies"] + meta["optional-dependencies"]["dev"])
+        undeclared = imported_distributions(project, "digits_classifier") - declared
+        assert not undeclared, f"{answers}: pyproject.toml does not declare {undeclared}"
