@@ -12,6 +12,11 @@ def unused_files(answers: dict[str, str]) -> list[str]:
         unused.append(f"{package}/images.py")
     if answers["__manual_optimization"] != "yes":
         unused += [f"{package}/manual_optim.py", "tests/test_manual_optim.py"]
+    if answers["dataset"] == "signal":
+        unused += [f"{package}/image_data.py", f"{package}/bench_data.py", "tests/fake_data.py"]
+        unused += ["tests/test_image_data.py", "tests/test_bench_data.py"]
+    if answers["dataset"] in ("image_folder", "signal"):  # image_folder: data.py holds the folder module
+        unused += [f"{package}/image_folder.py", "tests/test_image_folder.py"]
     return unused
 
 

@@ -6,7 +6,7 @@ import re
 import sys
 
 IMAGE_TASKS = {"classification", "autoencoder", "gan"}
-IMAGE_DATASETS = {"digits"}
+IMAGE_DATASETS = {"digits", "mnist", "fashion_mnist", "cifar10", "image_folder"}
 SERIES_DATASETS = {"signal"}
 
 # Import names the generated project needs: a package with one of these names would shadow it.

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from {{ cookiecutter.package_name }}.cli import ProjectCLI, evaluate
+from {{ cookiecutter.package_name }}.loaders import DataError
 from {{ cookiecutter.package_name }}.runs import find_checkpoint, saved_config
 
 
@@ -37,4 +38,7 @@ def main(args: list[str] | None = None) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except DataError as error:  # missing or unreadable data: the message says what to do, no traceback
+        sys.exit(f"error: {error}")

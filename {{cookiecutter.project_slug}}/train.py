@@ -9,9 +9,11 @@ Usage:
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from {{ cookiecutter.package_name }}.cli import ProjectCLI, evaluate, write_metrics
+from {{ cookiecutter.package_name }}.loaders import DataError
 
 
 def main(args: list[str] | None = None) -> dict[str, float]:
@@ -26,4 +28,7 @@ def main(args: list[str] | None = None) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except DataError as error:  # missing or unreadable data: the message says what to do, no traceback
+        sys.exit(f"error: {error}")

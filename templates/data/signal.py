@@ -11,7 +11,7 @@ import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
-from .loaders import TensorBatches, tensor_loader
+from .loaders import DataError, TensorBatches, tensor_loader
 
 
 def generate_signals(count: int, length: int, periods: tuple[float, ...], noise: float, seed: int) -> np.ndarray:
@@ -31,7 +31,7 @@ def read_csv_series(path: Path) -> np.ndarray:
     """A CSV with one row per time step and one numeric column per variable (a header row is allowed).
     Shape (steps, variables)."""
     if not path.is_file():
-        raise FileNotFoundError(f"csv_path {str(path)!r} does not exist: give a CSV with one row per time step")
+        raise DataError(f"csv_path {str(path)!r} does not exist: give a CSV with one row per time step")
     with path.open(newline="") as file:
         rows = [row for row in csv.reader(file) if row]
     try:
@@ -41,9 +41,9 @@ def read_csv_series(path: Path) -> np.ndarray:
     try:
         values = np.asarray(rows, dtype=np.float32)
     except ValueError as error:
-        raise ValueError(f"{path}: every cell after the header must be a number ({error})") from None
+        raise DataError(f"{path}: every cell after the header must be a number ({error})") from None
     if values.ndim != 2 or not len(values):
-        raise ValueError(f"{path}: no data rows, or rows of different lengths")
+        raise DataError(f"{path}: no data rows, or rows of different lengths")
     return values
 
 
@@ -117,7 +117,7 @@ class SignalDataModule(LightningDataModule):
         length = hp.sequence_length + 1
         for name, part in parts.items():
             if len(part) < length:
-                raise ValueError(
+                raise DataError(
                     f"{hp.csv_path}: the {name} part has {len(part)} of the {steps} time steps, fewer than"
                     f" sequence_length + 1 = {length}: use a shorter sequence_length or a longer series"
                 )

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from {{ cookiecutter.package_name }}.data import SignalDataModule, generate_signals
+from {{ cookiecutter.package_name }}.loaders import DataError
 
 
 def test_generated_windows_have_shifted_targets(datamodule: SignalDataModule) -> None:
@@ -56,11 +57,11 @@ def test_csv_without_header_is_read_too(tmp_path: Path) -> None:
 
 
 def test_bad_csv_files_are_refused_with_their_path(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="missing.csv"):
+    with pytest.raises(DataError, match="missing.csv"):
         SignalDataModule(csv_path=str(tmp_path / "missing.csv"))
     (tmp_path / "words.csv").write_text("a,b\n1,2\nx,y\n")
-    with pytest.raises(ValueError, match="words.csv: every cell after the header must be a number"):
+    with pytest.raises(DataError, match="words.csv: every cell after the header must be a number"):
         SignalDataModule(csv_path=str(tmp_path / "words.csv"))
     short = SignalDataModule(csv_path=str(write_csv(tmp_path / "short.csv", 50)), sequence_length=64)
-    with pytest.raises(ValueError, match="the train part has 35 of the 50 time steps, fewer than sequence_length"):
+    with pytest.raises(DataError, match="the train part has 35 of the 50 time steps, fewer than sequence_length"):
         short.setup()

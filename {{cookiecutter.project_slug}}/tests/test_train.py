@@ -59,8 +59,17 @@ def test_help_lists_every_option(capsys: pytest.CaptureFixture) -> None:
         train.main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for option in ("--model.lr", "--model.scheduler", "--data.batch_size", "--trainer.max_epochs", "--ckpt_path"):
+    for option in ("--model.lr", "--model.scheduler", "--trainer.max_epochs", "--ckpt_path"):
         assert option in out
+{%- if cookiecutter.dataset == "signal" %}
+    assert "--data.batch_size" in out
+{%- else %}
+    # The data module is chosen by class (--data), so its options have a help of their own.
+    assert "--data.help" in out
+    with pytest.raises(SystemExit):
+        train.main(["--data.help", "{{ cookiecutter.__datamodule_class }}"])
+    assert "--data.batch_size" in capsys.readouterr().out
+{%- endif %}
 
 
 def test_a_bad_value_is_refused_and_writes_no_run(workdir: Path, capsys: pytest.CaptureFixture) -> None:

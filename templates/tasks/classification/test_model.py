@@ -25,7 +25,7 @@ def test_predict_step_gives_classes_and_probabilities() -> None:
 
 def test_learns_well_above_chance(datamodule: {{ cookiecutter.__datamodule_class }}) -> None:
     model = Classifier(datamodule.num_classes, datamodule.input_shape, width=16)
-    trainer = quick_trainer(max_epochs=4)
+    trainer = quick_trainer(max_epochs={{ 4 if cookiecutter.dataset == "digits" else 8 }})
     trainer.fit(model, datamodule=datamodule)
     accuracy = trainer.test(model, datamodule=datamodule, verbose=False)[0]["test/acc"]
     assert accuracy > 0.9  # chance is 1 / num_classes

@@ -16,10 +16,21 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from .data import {{ cookiecutter.__datamodule_class }}
+{%- if cookiecutter.dataset != "signal" %}
+from .image_data import ImageDataModule
+{%- endif %}
+{%- if cookiecutter.dataset not in ("signal", "image_folder") %}
+from .image_folder import ImageFolderDataModule
+{%- endif %}
 from .model import {{ cookiecutter.__model_class }}
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
+{%- if cookiecutter.dataset != "signal" %}
+# The data modules that --data can name by class alone; configs/default.yaml picks the first.
+DATA_MODULES = ({{ cookiecutter.__datamodule_class }},{% if cookiecutter.dataset != "image_folder" %} ImageFolderDataModule{% endif %})
+{%- endif %}
+
 # Deprecation notices about Lightning's own use of jsonargparse and torch: nothing this project can act on.
 os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
 warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
@@ -76,7 +87,12 @@ class ProjectCLI(LightningCLI):
             handler.addFilter(_DropChatter())
         super().__init__(
             {{ cookiecutter.__model_class }},
+{%- if cookiecutter.dataset == "signal" %}
             {{ cookiecutter.__datamodule_class }},
+{%- else %}
+            ImageDataModule,  # any image data module; configs/default.yaml picks {{ cookiecutter.__datamodule_class }}
+            subclass_mode_data=True,
+{%- endif %}
             trainer_class=Trainer,
             seed_everything_default=42,
             parser_kwargs={"default_config_files": [str(DEFAULT_CONFIG)]},

@@ -9,6 +9,10 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 
+class DataError(ValueError):
+    """Data that cannot be used as it is: missing, unreadable or inconsistent. The message says what to do."""
+
+
 class TensorBatches(Dataset):
     """Inputs and targets held as two tensors; a list of indices fetches a whole batch in one slice."""
 

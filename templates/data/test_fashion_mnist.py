@@ -1,0 +1,1 @@
+{% include "data/test_torchvision.py" %}

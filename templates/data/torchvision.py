@@ -1,0 +1,118 @@
+{%- set spec = {
+    "mnist": {
+        "cls": "MNIST", "title": "MNIST", "what": "70,000 28x28 grayscale handwritten digits",
+        "shape": (1, 28, 28), "mean": "(0.1307,)", "std": "(0.3081,)",
+        "folder": "MNIST/raw", "shift": 0, "flip": "False", "batch_size": 128,
+        "files": "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte",
+    },
+    "fashion_mnist": {
+        "cls": "FashionMNIST", "title": "Fashion-MNIST", "what": "70,000 28x28 grayscale photos of clothes in 10 classes",
+        "shape": (1, 28, 28), "mean": "(0.2860,)", "std": "(0.3530,)",
+        "folder": "FashionMNIST/raw", "shift": 0, "flip": "False", "batch_size": 128,
+        "files": "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte",
+    },
+    "cifar10": {
+        "cls": "CIFAR10", "title": "CIFAR-10", "what": "60,000 32x32 colour photos in 10 classes",
+        "shape": (3, 32, 32), "mean": "(0.4914, 0.4822, 0.4465)", "std": "(0.2470, 0.2435, 0.2616)",
+        "folder": "cifar-10-batches-py", "shift": 4, "flip": "True", "batch_size": 128,
+        "files": "data_batch_1 ... data_batch_5, test_batch, batches.meta",
+    },
+}[cookiecutter.dataset] -%}
+"""Data: {{ spec.title }}, downloaded once by torchvision, then kept in memory as uint8 tensors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torchvision.datasets import {{ spec.cls }}
+
+from .image_data import ImageDataModule, Normalize, stratified_split
+from .loaders import DataError
+
+# What torchvision reads, in {{ spec.folder }}
+FILES = "{{ spec.files }}"
+
+
+def read_split(root: Path, train: bool, download: bool = False) -> {{ spec.cls }}:
+    """torchvision's {{ spec.cls }} dataset object for one split; missing files raise a DataError that says how
+    to get them."""
+    try:
+        return {{ spec.cls }}(str(root), train=train, download=download)
+    except (RuntimeError, OSError) as error:  # torchvision's "not found", or a failed download
+        fetch = f"{{ spec.cls }}('{root}', download=True); {{ spec.cls }}('{root}', train=False, download=True)"
+        raise DataError(
+            f"{{ spec.title }} is not in {root / '{{ spec.folder }}'} (expected {FILES})"
+            f"{' and could not be downloaded' if download else ''}: {error}. On a machine with network, run"
+            f' python -c "from torchvision.datasets import {{ spec.cls }}; {fetch}"'
+            f" and copy its {root / '{{ spec.folder.split('/')[0] }}'} folder here."
+        ) from None
+
+
+class {{ cookiecutter.__datamodule_class }}(ImageDataModule):
+    """{{ spec.title }}: {{ spec.what }}, loaded with torchvision.
+
+    `prepare_data` downloads the files once, on one process, into `data_dir`. `setup` reads
+    torchvision's arrays straight into tensors: no per-sample PIL decoding, ever. The official test
+    set is the test split; `val_fraction` of the training set, stratified, is held out for validation.
+
+    Args:
+        data_dir: Folder that holds (or receives) the dataset's files.
+        download: Fetch the files when they are missing (needs network); False only reads.
+        batch_size: Samples per batch.
+        num_workers: Loader worker processes; 0 is fastest for data held in memory.
+        val_fraction: Share of the training set held out for validation.
+        split_seed: Seed of the train/val split (independent of the training seed).
+        shift: Training images are translated by up to this many pixels (0 turns it off).
+        flip: Mirror training images left-right at random.
+        normalize: "standard" gives pixels zero mean and unit variance per channel; "symmetric" maps
+            them to [-1, 1] (the range of a generator that ends in tanh).
+    """
+
+    num_classes = 10
+    input_shape = {{ spec.shape }}
+    mean, std = {{ spec.mean }}, {{ spec.std }}  # per channel, of the pixels scaled to [0, 1]
+
+    def __init__(
+        self,
+        data_dir: str = "data",
+        download: bool = True,
+        batch_size: int = {{ spec.batch_size }},
+        num_workers: int = 0,
+        val_fraction: float = 0.1,
+        split_seed: int = 0,
+        shift: int = {{ spec.shift }},
+        flip: bool = {{ spec.flip }},
+        normalize: Normalize = "standard",
+    ) -> None:
+        super().__init__()
+        if not 0 < val_fraction < 1:
+            raise ValueError(f"val_fraction={val_fraction} must lie in (0, 1)")
+        self.save_hyperparameters()
+
+    def prepare_data(self) -> None:
+        """Download the dataset if it is missing (Lightning calls this on one process only)."""
+        for train in (True, False):
+            read_split(Path(self.hparams.data_dir), train, download=self.hparams.download)
+
+    def load(self) -> dict[str, tuple[Tensor, Tensor]]:
+        root = Path(self.hparams.data_dir)
+        train_images, train_labels = as_tensors(read_split(root, train=True))
+        test = as_tensors(read_split(root, train=False))
+        train, val = stratified_split(train_labels, self.hparams.val_fraction, self.hparams.split_seed)
+        return {
+            "train": (train_images[train], train_labels[train]),
+            "val": (train_images[val], train_labels[val]),
+            "test": test,
+        }
+
+
+def as_tensors(dataset: {{ spec.cls }}) -> tuple[Tensor, Tensor]:
+    """uint8 images (N, C, H, W) and int64 labels, from the arrays torchvision keeps in memory."""
+{%- if spec.cls == "CIFAR10" %}
+    images = torch.from_numpy(dataset.data).permute(0, 3, 1, 2).contiguous()  # stored as N, H, W, C
+{%- else %}
+    images = dataset.data.unsqueeze(1)  # stored as N, H, W
+{%- endif %}
+    return images, torch.as_tensor(dataset.targets, dtype=torch.long)

@@ -1,0 +1,1 @@
+{% include "data/test_image_folder.py" %}
