@@ -14,7 +14,7 @@ ML_QUESTIONS = ("task", "dataset", "optimizers", "scheduler", "logger", "precisi
 CHOICES = {question: CONTEXT[question] for question in ML_QUESTIONS}
 DEFAULTS = {question: choices[0] for question, choices in CHOICES.items()}
 # Every pair of choices of these questions appears in some covering combination.
-PAIRWISE = ("task", "optimizers", "scheduler", "precision")
+PAIRWISE = ("task", "dataset", "optimizers", "scheduler", "precision")
 
 
 def _load_pre_gen_hook():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from combos import DEFAULTS, all_combinations, combo_id, covering_set
-from conftest import bake, run_in_project
+from conftest import bake, prepare_data, run_in_project
 
 SHORT_FIT = [
     "train.py",
@@ -69,7 +69,7 @@ def logged_metrics(run: Path, logger: str) -> dict[str, list[float]]:
 @pytest.mark.parametrize("answers", covering_set(), ids=combo_id)
 def test_short_fit_checkpoints_and_logs_finite_metrics(cookies, answers: dict[str, str]) -> None:
     project = bake(cookies, **answers)
-    result = run_in_project(project, *SHORT_FIT)
+    result = run_in_project(project, *prepare_data(project, answers["dataset"]), *SHORT_FIT)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run = project / "logs" / "version_0"
     assert (run / "checkpoints" / "last.ckpt").is_file()
@@ -91,16 +91,25 @@ def test_short_fit_checkpoints_and_logs_finite_metrics(cookies, answers: dict[st
             assert [p.name for p in sorted((run / grid).glob("*.png"))] == ["epoch000.png", "epoch001.png"]
 
 
-# One project per task and optimizer count, the choices that change the rendered code.
-VARIANTS = [
-    answers
-    for answers in all_combinations()
-    if {q: answers[q] for q in ("scheduler", "logger", "precision")}
-    == {q: DEFAULTS[q] for q in ("scheduler", "logger", "precision")}
-]
+# One project per task, dataset and optimizer count: the choices that change the rendered code.
+DEFAULTS_ONLY = ("scheduler", "logger", "precision")
+VARIANTS = [answers for answers in all_combinations() if all(answers[q] == DEFAULTS[q] for q in DEFAULTS_ONLY)]
 
 
-@pytest.mark.parametrize("answers", VARIANTS, ids=combo_id)
+def quick_suite(answers: dict[str, str]) -> bool:
+    """The variants whose own suites `make test` runs: every task and optimizer count on the default
+    data (or the signal), every dataset with classification, and the other image tasks on CIFAR-10.
+    `make test-full` runs the rest too."""
+    return (
+        answers["dataset"] in ("digits", "signal")
+        or (answers["task"] == "classification" and answers["optimizers"] == "1")
+        or answers["dataset"] == "cifar10"
+    )
+
+
+@pytest.mark.parametrize(
+    "answers", [a if quick_suite(a) else pytest.param(a, marks=pytest.mark.slow) for a in VARIANTS], ids=combo_id
+)
 def test_generated_project_passes_its_own_tests(cookies, answers: dict[str, str]) -> None:
     project = bake(cookies, **answers)
     result = run_in_project(project, "-m", "pytest", "-q", "-p", "no:cacheprovider")
@@ -126,7 +135,7 @@ def test_default_project_beats_svc_on_digits(default_project: Path) -> None:
 @pytest.mark.parametrize("answers", all_combinations(), ids=combo_id)
 def test_every_combination_fits(cookies, answers: dict[str, str]) -> None:
     project = bake(cookies, **answers)
-    result = run_in_project(project, *SHORT_FIT)
+    result = run_in_project(project, *prepare_data(project, answers["dataset"]), *SHORT_FIT)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     metrics = json.loads((project / "logs" / "version_0" / "test_metrics.json").read_text())["metrics"]
     assert set(metrics) == TESTED[answers["task"]] and all(map(math.isfinite, metrics.values()))

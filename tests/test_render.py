@@ -17,6 +17,13 @@ COMBINATIONS = all_combinations()
 # Jinja residue: GitHub Actions expressions (${{ ... }}) are the one legitimate use of braces.
 RESIDUE = ("{{", "{%", "%}", "cookiecutter")
 MONITORED = {"classification": "val/acc", "autoencoder": "val/loss", "gan": "val/mmd", "sequence": "val/loss"}
+DATA_MODULES = {
+    "digits": "DigitsDataModule",
+    "mnist": "MNISTDataModule",
+    "fashion_mnist": "FashionMNISTDataModule",
+    "cifar10": "CIFAR10DataModule",
+    "image_folder": "ImageFolderDataModule",
+}
 
 
 def expected_files(answers: dict[str, str], package: str = "digits_classifier") -> set[str]:
@@ -52,6 +59,11 @@ def expected_files(answers: dict[str, str], package: str = "digits_classifier") 
         files.add(f"{src}/images.py")
     if answers["optimizers"] == "2" or answers["task"] == "sequence":
         files |= {f"{src}/manual_optim.py", "tests/test_manual_optim.py"}
+    if answers["dataset"] != "signal":
+        files |= {f"{src}/image_data.py", f"{src}/bench_data.py", "tests/fake_data.py"}
+        files |= {"tests/test_image_data.py", "tests/test_bench_data.py"}
+    if answers["dataset"] not in ("signal", "image_folder"):  # the folder module besides the chosen data
+        files |= {f"{src}/image_folder.py", "tests/test_image_folder.py"}
     return files
 
 
@@ -93,6 +105,8 @@ def test_answers_reach_the_config(rendered: dict[str, Path], answers: dict[str, 
     assert ("LearningRateMonitor" in callbacks) == (answers["logger"] != "none")
     checkpoint = trainer["callbacks"][0]["init_args"]
     assert checkpoint["monitor"] == MONITORED[answers["task"]]
+    if answers["dataset"] != "signal":  # image data modules are chosen by class, so the user can swap them
+        assert config["data"]["class_path"].endswith(f".data.{DATA_MODULES[answers['dataset']]}")
     # A model that steps its own optimizers clips and accumulates itself: the Trainer would raise.
     manual = answers["optimizers"] == "2" or answers["task"] == "sequence"
     assert ("gradient_clip_val" in trainer) != manual and ("gradient_clip_val" in model) == manual

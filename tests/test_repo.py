@@ -66,7 +66,7 @@ def imported_distributions(project: Path, package: str) -> set[str]:
                 modules |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 modules.add(node.module.split(".")[0])
-    local = {package, "conftest"} | set(sys.stdlib_module_names)
+    local = {package, "conftest", "fake_data"} | set(sys.stdlib_module_names)
     owners = importlib.metadata.packages_distributions()
     missing = modules - local - set(owners)
     assert not missing, f"{project.name} imports modules no installed distribution provides: {missing}"

@@ -25,6 +25,16 @@ from {{ cookiecutter.package_name }}.data import {{ cookiecutter.__datamodule_cl
 ROOT = Path(__file__).resolve().parents[1]
 # Flags that keep test output short; they change nothing that is asserted.
 QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
+{%- if cookiecutter.dataset != "signal" %}
+# The data options configs/default.yaml sets for this task{% if cookiecutter.task == "classification" %} (none: the data module's defaults){% endif %}.
+{%- if cookiecutter.task == "classification" %}
+TASK_DATA_OPTIONS: dict[str, Any] = {}
+{%- elif cookiecutter.task == "autoencoder" %}
+TASK_DATA_OPTIONS: dict[str, Any] = {"shift": 0, "flip": False}
+{%- else %}
+TASK_DATA_OPTIONS: dict[str, Any] = {"shift": 0, "flip": False, "normalize": "symmetric"}
+{%- endif %}
+{%- endif %}
 
 
 def load_script(name: str) -> ModuleType:
@@ -87,18 +97,18 @@ def datamodule(tmp_path: Path) -> {{ cookiecutter.__datamodule_class }}:
 {%- endif %}
     """The project's data module on data that needs no download, set up."""
 {%- if cookiecutter.dataset == "digits" %}
-    data = DigitsDataModule(batch_size=64{% if cookiecutter.task == "gan" %}, normalize="symmetric"{% endif %})
+    data = DigitsDataModule(batch_size=64, **TASK_DATA_OPTIONS)
 {%- elif cookiecutter.dataset == "signal" %}
     data = SignalDataModule(num_series=192, sequence_length=64, batch_size=32)
 {%- elif cookiecutter.dataset == "image_folder" %}
     root = write_image_folder(tmp_path / "images", per_class=60)
-    data = ImageFolderDataModule(str(root), batch_size=16{% if cookiecutter.task == "gan" %}, normalize="symmetric"{% endif %})
+    data = ImageFolderDataModule(str(root), batch_size=16, **TASK_DATA_OPTIONS)
 {%- else %}
 {%- if cookiecutter.dataset == "cifar10" %}
     skip_checksums(monkeypatch)
 {%- endif %}
     write_dataset(tmp_path)
-    data = {{ cookiecutter.__datamodule_class }}(str(tmp_path), download=False, batch_size=32{% if cookiecutter.task == "gan" %}, normalize="symmetric"{% endif %})
+    data = {{ cookiecutter.__datamodule_class }}(str(tmp_path), download=False, batch_size=32, **TASK_DATA_OPTIONS)
 {%- endif %}
     data.setup()
     return data

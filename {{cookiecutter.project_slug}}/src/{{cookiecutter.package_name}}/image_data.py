@@ -56,18 +56,22 @@ def to_model_input(
     shift: int = 0,
     flip: bool = False,
 ) -> Tensor:
-    """A uint8 batch (N, C, H, W) as model input, computed on its own device: scaled to [0, 1], augmented
-    (a random shift of up to `shift` pixels, a random left-right flip if `flip`), then normalised."""
-    images = images.float() / pixel_max
+    """A uint8 batch (N, C, H, W) as model input, computed on its own device: augmented (a random shift
+    of up to `shift` pixels, a random left-right flip if `flip`), scaled to [0, 1] and normalised.
+
+    Scaling and normalising are one multiply and one subtract, in place: several times faster than
+    the same arithmetic written out, which allocates a new tensor at each step.
+    """
+    images = images.to(torch.float32, copy=True)
     if shift > 0:
         images = random_shift(images, shift)
     if flip:
         images = random_flip(images)
     if normalize == "symmetric":
-        return images * 2 - 1
+        return images.mul_(2 / pixel_max).sub_(1)
     mean_ = torch.tensor(mean, device=images.device).view(1, -1, 1, 1)
     std_ = torch.tensor(std, device=images.device).view(1, -1, 1, 1)
-    return (images - mean_) / std_
+    return images.mul_(1 / (pixel_max * std_)).sub_(mean_ / std_)
 
 
 class ImageDataModule(LightningDataModule):
