@@ -13,8 +13,10 @@ CONTEXT = json.loads((TEMPLATE / "cookiecutter.json").read_text())
 ML_QUESTIONS = ("task", "dataset", "optimizers", "scheduler", "logger", "precision")
 CHOICES = {question: CONTEXT[question] for question in ML_QUESTIONS}
 DEFAULTS = {question: choices[0] for question, choices in CHOICES.items()}
-# Every pair of choices of these questions appears in some covering combination.
-PAIRWISE = ("task", "dataset", "optimizers", "scheduler", "precision")
+# Every valid pair of choices of these questions appears in some covering combination, and so does
+# every task with every dataset it accepts.
+PAIRWISE = ("task", "optimizers", "scheduler", "precision")
+PAIRS = (*itertools.combinations(PAIRWISE, 2), ("task", "dataset"))
 
 
 def _load_pre_gen_hook():
@@ -40,11 +42,11 @@ def all_combinations() -> list[dict[str, str]]:
 
 
 def _pairs(answers: dict[str, str]) -> set[tuple[str, str, str, str]]:
-    return {(a, answers[a], b, answers[b]) for a, b in itertools.combinations(PAIRWISE, 2)}
+    return {(a, answers[a], b, answers[b]) for a, b in PAIRS}
 
 
 def covering_set() -> list[dict[str, str]]:
-    """Few valid combinations, the default first, that hold every valid pair of choices of the PAIRWISE
+    """Few valid combinations, the default first, that hold every valid pair of choices of the PAIRS of
     questions and every choice of every question at least once (greedy: each pick covers the most new)."""
     candidates = all_combinations()
     needed_pairs = set().union(*map(_pairs, candidates))

@@ -67,24 +67,12 @@ def expected_files(answers: dict[str, str], package: str = "digits_classifier") 
     return files
 
 
-@pytest.fixture(scope="module")
-def rendered(cookies_session) -> dict[str, Path]:
-    """All combinations rendered once, by test id."""
-    return {combo_id(answers): bake(cookies_session, **answers) for answers in COMBINATIONS}
-
-
 def relative_files(project: Path) -> set[str]:
     return {str(p.relative_to(project)) for p in project.rglob("*") if p.is_file()}
 
 
-@pytest.mark.parametrize("answers", COMBINATIONS, ids=combo_id)
-def test_renders_exactly_the_expected_files(rendered: dict[str, Path], answers: dict[str, str]) -> None:
-    assert relative_files(rendered[combo_id(answers)]) == expected_files(answers)
-
-
-@pytest.mark.parametrize("answers", COMBINATIONS, ids=combo_id)
-def test_no_template_syntax_is_left(rendered: dict[str, Path], answers: dict[str, str]) -> None:
-    project = rendered[combo_id(answers)]
+def assert_no_template_syntax(project: Path) -> None:
+    """No Jinja left in any file's name or text."""
     for path in project.rglob("*"):
         assert not any(mark in str(path.relative_to(project)) for mark in RESIDUE), path
         if path.is_file():
@@ -93,9 +81,9 @@ def test_no_template_syntax_is_left(rendered: dict[str, Path], answers: dict[str
             assert not found, f"{path.relative_to(project)} still holds {found}"
 
 
-@pytest.mark.parametrize("answers", COMBINATIONS, ids=combo_id)
-def test_answers_reach_the_config(rendered: dict[str, Path], answers: dict[str, str]) -> None:
-    config = yaml.safe_load((rendered[combo_id(answers)] / "configs" / "default.yaml").read_text())
+def assert_answers_in_config(project: Path, answers: dict[str, str]) -> None:
+    """The answers are the defaults of configs/default.yaml."""
+    config = yaml.safe_load((project / "configs" / "default.yaml").read_text())
     trainer, model = config["trainer"], config["model"]
     assert trainer["precision"] == answers["precision"]
     assert model["scheduler"] == answers["scheduler"]
@@ -113,8 +101,13 @@ def test_answers_reach_the_config(rendered: dict[str, Path], answers: dict[str, 
     assert ("accumulate_grad_batches" in trainer) != manual and ("accumulate_grad_batches" in model) == manual
 
 
-def test_every_project_is_ruff_clean(rendered: dict[str, Path]) -> None:
-    assert_ruff_clean(*rendered.values())
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=combo_id)
+def test_every_combination_renders_a_clean_project(cookies, answers: dict[str, str]) -> None:
+    project = bake(cookies, **answers)
+    assert relative_files(project) == expected_files(answers)
+    assert_no_template_syntax(project)
+    assert_answers_in_config(project, answers)
+    assert_ruff_clean(project)
 
 
 def test_identity_answers_are_rendered_and_escaped(cookies) -> None:

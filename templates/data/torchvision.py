@@ -44,7 +44,8 @@ def read_split(root: Path, train: bool, download: bool = False) -> {{ spec.cls }
         fetch = f"{{ spec.cls }}('{root}', download=True); {{ spec.cls }}('{root}', train=False, download=True)"
         raise DataError(
             f"{{ spec.title }} is not in {root / '{{ spec.folder }}'} (expected {FILES})"
-            f"{' and could not be downloaded' if download else ''}: {error}. On a machine with network, run"
+            f"{' and could not be downloaded' if download else ''} ({' '.join(str(error).split())})."
+            " On a machine with network, run"
             f' python -c "from torchvision.datasets import {{ spec.cls }}; {fetch}"'
             f" and copy its {root / '{{ spec.folder.split('/')[0] }}'} folder here."
         ) from None
