@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PYTEST := $(PY) -m pytest tests -p no:cacheprovider -n auto
+PYTEST := $(PY) -m pytest tests -p no:cacheprovider -n auto --dist worksteal
 
 .PHONY: venv demo test test-full lint format clean
 

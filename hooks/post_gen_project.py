@@ -10,6 +10,8 @@ def unused_files(answers: dict[str, str]) -> list[str]:
     unused = []
     if answers["task"] not in ("autoencoder", "gan"):
         unused.append(f"{package}/images.py")
+    if answers["task"] != "classification":
+        unused += [f"{package}/bench.py", "tests/test_bench.py"]
     if answers["__manual_optimization"] != "yes":
         unused += [f"{package}/manual_optim.py", "tests/test_manual_optim.py"]
     if answers["dataset"] == "signal":

@@ -25,8 +25,11 @@ end=$EPOCHREALTIME
 
 .venv/bin/python - "$start" "$end" <<'PY'
 import json, pathlib, sys
+from digits_classifier.data import DigitsDataModule
 result = json.loads(next(pathlib.Path("logs").glob("version_*/test_metrics.json")).read_text())
 seconds = float(sys.argv[2]) - float(sys.argv[1])
-print(f"\ndemo: test accuracy {result['metrics']['test/acc']:.4f} on the 360 held-out digits"
+data = DigitsDataModule()
+data.setup()
+print(f"\ndemo: test accuracy {result['metrics']['test/acc']:.4f} on the {len(data.splits['test'])} held-out digits"
       f" (best checkpoint {result['checkpoint']}); python train.py took {seconds:.1f} s")
 PY

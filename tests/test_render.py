@@ -40,23 +40,34 @@ def expected_files(answers: dict[str, str], package: str = "digits_classifier") 
         "configs/default.yaml",
         "train.py",
         "test.py",
+        "predict.py",
+        "export.py",
         f"{src}/__init__.py",
+        f"{src}/checkpoints.py",
         f"{src}/cli.py",
+        f"{src}/scripts.py",
+        f"{src}/trainer.py",
         f"{src}/data.py",
         f"{src}/loaders.py",
         f"{src}/model.py",
         f"{src}/nets.py",
         f"{src}/optim.py",
         f"{src}/runs.py",
+        f"{src}/progress.py",
+        f"{src}/speed.py",
         "tests/conftest.py",
         "tests/test_data.py",
+        "tests/test_lifecycle.py",
         "tests/test_loaders.py",
         "tests/test_model.py",
         "tests/test_optim.py",
         "tests/test_train.py",
+        "tests/test_speed.py",
     }
     if answers["task"] in ("autoencoder", "gan"):
         files.add(f"{src}/images.py")
+    if answers["task"] == "classification":
+        files |= {f"{src}/bench.py", "tests/test_bench.py"}
     if answers["optimizers"] == "2" or answers["task"] == "sequence":
         files |= {f"{src}/manual_optim.py", "tests/test_manual_optim.py"}
     if answers["dataset"] != "signal":

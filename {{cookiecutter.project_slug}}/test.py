@@ -1,4 +1,4 @@
-"""Evaluate a checkpoint on the test split, with the config saved in its run folder.
+"""Evaluate a checkpoint on the test split, rebuilding the model and data from the hyper-parameters it stores.
 
 Usage:
     python test.py                                  # best checkpoint of the newest run in logs/
@@ -12,13 +12,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}.cli import ProjectCLI, evaluate
+from {{ cookiecutter.package_name }}.checkpoints import UnreadableCheckpointError, UnsafeCheckpointError
+from {{ cookiecutter.package_name }}.cli import ProjectCLI
 from {{ cookiecutter.package_name }}.loaders import DataError
-from {{ cookiecutter.package_name }}.runs import find_checkpoint, saved_config
+from {{ cookiecutter.package_name }}.runs import find_checkpoint
+from {{ cookiecutter.package_name }}.scripts import cli_from_checkpoint, evaluate
 
 
 def main(args: list[str] | None = None) -> dict[str, float]:
-    """Rebuild the run's model and data from its saved config and test the checkpoint's weights."""
+    """Test the checkpoint's weights with the model and data its hyper-parameters describe."""
     args = sys.argv[1:] if args is None else args
     if {"-h", "--help"} & set(args):
         print(__doc__)
@@ -28,17 +30,11 @@ def main(args: list[str] | None = None) -> dict[str, float]:
     pre.add_argument("--logs", default="logs")
     known, rest = pre.parse_known_args(args)
     ckpt = find_checkpoint(known.ckpt_path, Path(known.logs))
-    config = saved_config(ckpt)
-    cli = ProjectCLI(
-        ["--config", str(config), *rest, "--trainer.logger=false", "--ckpt_path", str(ckpt)],
-        training=False,
-        save_config_callback=None,
-    )
-    return evaluate(cli, str(ckpt))
+    return evaluate(cli_from_checkpoint(ckpt, rest), str(ckpt))
 
 
 if __name__ == "__main__":
     try:
         main()
-    except DataError as error:  # missing or unreadable data: the message says what to do, no traceback
+    except (DataError, UnsafeCheckpointError, UnreadableCheckpointError) as error:  # the message says what to do
         sys.exit(f"error: {error}")

@@ -4,6 +4,10 @@ Usage:
     python train.py
     python train.py --trainer.max_epochs 3 --model.lr 3e-3 --data.batch_size 128
     python train.py --config my_experiment.yaml
+    python train.py --resume auto                 # go on with the newest run, from its latest valid checkpoint
+    python train.py --resume logs/version_2 --trainer.max_epochs 60
+    python train.py --ckpt_path logs/version_2/checkpoints/last.ckpt
+    python train.py --tune lr                     # find the learning rate first (--tune batch_size: the batch size)
     python train.py --help
 """
 
@@ -12,14 +16,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}.cli import ProjectCLI, evaluate, write_metrics
+from {{ cookiecutter.package_name }}.checkpoints import UnreadableCheckpointError, UnsafeCheckpointError
+from {{ cookiecutter.package_name }}.cli import ProjectCLI
 from {{ cookiecutter.package_name }}.loaders import DataError
+from {{ cookiecutter.package_name }}.scripts import evaluate, resume_arguments, tune, write_metrics
 
 
 def main(args: list[str] | None = None) -> dict[str, float]:
-    """Fit, test the best checkpoint, save the test metrics in the run folder and return them."""
-    cli = ProjectCLI(args)
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=cli.config.ckpt_path)
+    """Fit (or resume), test the best checkpoint, save the test metrics in the run folder and return them."""
+    cli = ProjectCLI(resume_arguments(sys.argv[1:] if args is None else args))
+    if cli.config.tune:
+        tune(cli, cli.config.tune)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=cli.config.ckpt_path, weights_only=True)
     best = cli.trainer.checkpoint_callback.best_model_path if cli.trainer.checkpoint_callback else ""
     metrics = evaluate(cli, best or None)
     if cli.trainer.is_global_zero:
@@ -30,5 +38,5 @@ def main(args: list[str] | None = None) -> dict[str, float]:
 if __name__ == "__main__":
     try:
         main()
-    except DataError as error:  # missing or unreadable data: the message says what to do, no traceback
+    except (DataError, UnsafeCheckpointError, UnreadableCheckpointError) as error:  # the message says what to do
         sys.exit(f"error: {error}")

@@ -107,6 +107,18 @@ class ImageFolderDataModule(ImageDataModule):
         self.num_classes = len(self.classes)
         self.input_shape = (channels, size, size)
 
+    @property
+    def class_names(self) -> list[str]:
+        return self.classes
+
+    def state_dict(self) -> dict[str, tuple[float, ...]]:
+        """Saved in checkpoints: the normalisation measured on the training images, so a checkpoint can
+        be used (predict.py, export.py) without reading them again."""
+        return {"mean": self.mean, "std": self.std}
+
+    def load_state_dict(self, state_dict: dict[str, tuple[float, ...]]) -> None:
+        self.mean, self.std = tuple(state_dict["mean"]), tuple(state_dict["std"])
+
     def _read(self, classes: dict[str, list[Path]]) -> tuple[Tensor, Tensor]:
         hp = self.hparams
         images, labels = [], []

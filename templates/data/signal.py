@@ -11,7 +11,7 @@ import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
-from .loaders import DataError, TensorBatches, tensor_loader
+from .loaders import DataError, TensorBatches, hold_on_device, tensor_loader
 
 
 def generate_signals(count: int, length: int, periods: tuple[float, ...], noise: float, seed: int) -> np.ndarray:
@@ -100,6 +100,7 @@ class SignalDataModule(LightningDataModule):
         self.save_hyperparameters()
         self.series = read_csv_series(Path(csv_path)) if csv_path else None
         self.num_features = 1 if self.series is None else self.series.shape[1]
+        self.sequence_length = sequence_length
         self.splits: dict[str, TensorBatches] = {}
 
     def _windows_by_split(self) -> dict[str, np.ndarray]:
@@ -124,15 +125,16 @@ class SignalDataModule(LightningDataModule):
         return {name: windows(part, length, stride=max(length // 2, 1)) for name, part in parts.items()}
 
     def setup(self, stage: str | None = None) -> None:
-        """Build the windows once, standardised with the training part's statistics."""
-        if self.splits:
-            return
-        parts = self._windows_by_split()
-        mean = parts["train"].mean(axis=(0, 1))
-        std = parts["train"].std(axis=(0, 1)) + 1e-8
-        for name, part in parts.items():
-            values = torch.from_numpy((part - mean) / std)
-            self.splits[name] = TensorBatches(values[:, :-1].contiguous(), values[:, 1:].contiguous())
+        """Build the windows once, standardised with the training part's statistics (onto the GPU if
+        training on one and they fit)."""
+        if not self.splits:
+            parts = self._windows_by_split()
+            mean = parts["train"].mean(axis=(0, 1))
+            std = parts["train"].std(axis=(0, 1)) + 1e-8
+            for name, part in parts.items():
+                values = torch.from_numpy((part - mean) / std)
+                self.splits[name] = TensorBatches(values[:, :-1].contiguous(), values[:, 1:].contiguous())
+        self.splits = hold_on_device(self.splits, self.trainer, self.hparams.num_workers)
 
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
         return tensor_loader(self.splits[split], self.hparams.batch_size, shuffle, self.hparams.num_workers)

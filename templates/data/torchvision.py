@@ -72,6 +72,22 @@ class {{ cookiecutter.__datamodule_class }}(ImageDataModule):
     """
 
     num_classes = 10
+{%- if cookiecutter.dataset == "fashion_mnist" %}
+    class_names = [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ]
+{%- elif cookiecutter.dataset == "cifar10" %}
+    class_names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+{%- endif %}
     input_shape = {{ spec.shape }}
     mean, std = {{ spec.mean }}, {{ spec.std }}  # per channel, of the pixels scaled to [0, 1]
 

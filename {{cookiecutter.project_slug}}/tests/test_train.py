@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import QUIET, load_script
 
-from {{ cookiecutter.package_name }}.cli import next_version_dir, resolve_precision
+from {{ cookiecutter.package_name }}.cli import next_version_dir
+from {{ cookiecutter.package_name }}.trainer import resolve_precision
 
 train = load_script("train")
 evaluate = load_script("test")

@@ -15,6 +15,7 @@ from .manual_optim import ManualOptimization
 {%- endif %}
 from .nets import Decoder, Encoder
 from .optim import OptimizerName, SchedulerName, configure_optimizer, schedule_steps
+from .speed import prepare_nets
 
 {% if cookiecutter.optimizers == "1" %}
 class AutoEncoder(L.LightningModule):
@@ -55,6 +56,7 @@ class AutoEncoder(ManualOptimization):
         gradient_clip_val: Clip each optimizer's gradient norm to this (None: no clipping).
         accumulate_grad_batches: Step the optimizers once every this many batches.
 {%- endif %}
+        compile: Compile the networks with torch.compile: faster steps on a GPU, after a slow first one.
     """
 
     def __init__(
@@ -80,6 +82,7 @@ class AutoEncoder(ManualOptimization):
         gradient_clip_val: float | None = 1.0,
         accumulate_grad_batches: int = 1,
 {%- endif %}
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -87,6 +90,10 @@ class AutoEncoder(ManualOptimization):
         self.decoder = Decoder(input_shape, latent_dim, width)
         self.example_input_array = torch.zeros(2, *input_shape)
         self.shown: Tensor | None = None  # the validation images of the grid, with their reconstructions
+
+    def configure_model(self) -> None:
+        """Once the device is known: channels_last weights on a GPU, and torch.compile if `compile`."""
+        prepare_nets([self.encoder, self.decoder], self.trainer.strategy.root_device, self.hparams.compile)
 
     def forward(self, images: Tensor) -> Tensor:
         """Embeddings of a batch of normalised images, shape (batch, latent_dim)."""

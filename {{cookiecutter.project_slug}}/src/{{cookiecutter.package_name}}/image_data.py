@@ -10,7 +10,8 @@ from lightning import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from .loaders import TensorBatches, tensor_loader
+from .loaders import TensorBatches, hold_on_device, tensor_loader
+from .speed import channels_last_on_gpu
 
 Normalize = Literal["standard", "symmetric"]
 
@@ -60,13 +61,15 @@ def to_model_input(
     of up to `shift` pixels, a random left-right flip if `flip`), scaled to [0, 1] and normalised.
 
     Scaling and normalising are one multiply and one subtract, in place: several times faster than
-    the same arithmetic written out, which allocates a new tensor at each step.
+    the same arithmetic written out, which allocates a new tensor at each step. On a GPU the batch
+    comes back in channels_last layout, as the convolutions there want it.
     """
     images = images.to(torch.float32, copy=True)
     if shift > 0:
         images = random_shift(images, shift)
     if flip:
         images = random_flip(images)
+    images = channels_last_on_gpu(images)
     if normalize == "symmetric":
         return images.mul_(2 / pixel_max).sub_(1)
     mean_ = torch.tensor(mean, device=images.device).view(1, -1, 1, 1)
@@ -96,14 +99,20 @@ class ImageDataModule(LightningDataModule):
         super().__init__()
         self.splits: dict[str, TensorBatches] = {}
 
+    @property
+    def class_names(self) -> list[str]:
+        """A name per label, for predictions."""
+        return [str(label) for label in range(self.num_classes)]
+
     def load(self) -> dict[str, tuple[Tensor, Tensor]]:
         """The "train", "val" and "test" splits as (uint8 images, labels)."""
         raise NotImplementedError
 
     def setup(self, stage: str | None = None) -> None:
-        """Load and split the images once; later calls reuse them."""
+        """Load and split the images once (onto the GPU if training on one and they fit); later calls reuse them."""
         if not self.splits:
             self.splits = {name: TensorBatches(images, labels) for name, (images, labels) in self.load().items()}
+        self.splits = hold_on_device(self.splits, self.trainer, self.hparams.num_workers)
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Scale, augment (training only) and normalise a batch on whatever device it now is.

@@ -13,9 +13,10 @@ from torchvision.utils import make_grid, save_image
 def log_image_grid(module: L.LightningModule, name: str, images: Tensor, nrow: int) -> Path | None:
     """Log `images` (batch, channels, height, width) as one grid, `nrow` images a row, scaled to [0, 1].
 
-    Returns the PNG's path when one was written (no TensorBoard logger), else None.
+    Returns the PNG's path when one was written (no TensorBoard logger), else None. Nothing is logged
+    while the trainer has no run folder (as when Lightning's tuner runs trial fits).
     """
-    if not module.trainer.is_global_zero:
+    if not module.trainer.is_global_zero or module.trainer.log_dir is None:  # no run folder while tuning
         return None
     grid = make_grid(images.detach().float().cpu(), nrow=nrow, normalize=True, padding=1)
     if isinstance(module.logger, TensorBoardLogger):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
+
+from .speed import fits_on_device
 
 
 class DataError(ValueError):
@@ -28,8 +31,23 @@ class TensorBatches(Dataset):
         return self.inputs[index], self.targets[index]
 
     def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor]:
-        index = torch.as_tensor(indices)
+        index = torch.as_tensor(indices, device=self.inputs.device)
         return self.inputs[index], self.targets[index]
+
+    def to(self, device: torch.device) -> TensorBatches:
+        """The same data on `device`."""
+        return TensorBatches(self.inputs.to(device), self.targets.to(device))
+
+
+def hold_on_device(splits: dict[str, TensorBatches], trainer: Any, num_workers: int) -> dict[str, TensorBatches]:
+    """`splits` moved once to the GPU the trainer trains on, when they fit and the loader has no worker
+    processes (which cannot share GPU memory): batches are then sliced on the GPU, with no copy per step."""
+    device = trainer.strategy.root_device if trainer is not None else None
+    if device is None or num_workers > 0 or any(split.inputs.device == device for split in splits.values()):
+        return splits
+    if not fits_on_device([t for split in splits.values() for t in (split.inputs, split.targets)], device):
+        return splits
+    return {name: split.to(device) for name, split in splits.items()}
 
 
 def keep_batch(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
@@ -56,12 +74,19 @@ class EpochShuffle(Sampler[int]):
 
 
 def tensor_loader(data: TensorBatches, batch_size: int, shuffle: bool = False, num_workers: int = 0) -> DataLoader:
-    """A DataLoader over `data`; shuffled per epoch from the global seed (`seed_everything`) when asked."""
+    """A DataLoader over `data`; shuffled per epoch from the global seed (`seed_everything`) when asked.
+
+    The loader draws its workers' seeds from a generator of its own, not from torch's global one, so
+    that starting an epoch consumes no global random numbers: a resumed run draws the same ones as an
+    uninterrupted run.
+    """
+    seed = torch.initial_seed()
     return DataLoader(
         data,
         batch_size=batch_size,
-        sampler=EpochShuffle(len(data), torch.initial_seed()) if shuffle else None,
+        sampler=EpochShuffle(len(data), seed) if shuffle else None,
         num_workers=num_workers,
         collate_fn=keep_batch,
         persistent_workers=num_workers > 0,
+        generator=torch.Generator().manual_seed(seed % 2**63),
     )

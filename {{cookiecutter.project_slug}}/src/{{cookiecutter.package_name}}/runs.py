@@ -1,11 +1,16 @@
-"""Finding runs, their checkpoints and the config saved with them in `logs/version_N/`."""
+"""Runs in `logs/version_N/`: their checkpoints, the best and the latest one, and their saved config.
+
+Usage:
+    python -m {{ cookiecutter.package_name }}.runs      # every run: epochs, best checkpoint and its score
+"""
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
-import torch
+from .checkpoints import UnreadableCheckpointError, UnsafeCheckpointError, is_valid_checkpoint, load_checkpoint
 
 
 def run_dirs(logs: Path) -> list[Path]:
@@ -14,18 +19,46 @@ def run_dirs(logs: Path) -> list[Path]:
     return sorted(runs, key=lambda p: p.stat().st_mtime)
 
 
+def checkpoint_state(path: Path, key: str) -> dict | None:
+    """The saved state of the callback whose state key starts with `key` (e.g. "ModelCheckpoint"), if any."""
+    for name, state in load_checkpoint(path).get("callbacks", {}).items():
+        if name.startswith(key):
+            return state
+    return None
+
+
 def best_checkpoint(run: Path) -> Path | None:
-    """The run's best checkpoint as recorded by ModelCheckpoint in last.ckpt, else last.ckpt itself."""
-    last = run / "checkpoints" / "last.ckpt"
-    if not last.is_file():
+    """The run's best checkpoint as recorded by ModelCheckpoint (in its latest valid checkpoint), else
+    that latest checkpoint itself."""
+    latest = latest_checkpoint(run)
+    if latest is None:
         return None
-    state = torch.load(last, map_location="cpu", weights_only=True)
-    for key, value in state.get("callbacks", {}).items():
-        if key.startswith("ModelCheckpoint") and value.get("best_model_path"):
-            best = last.parent / Path(value["best_model_path"]).name
-            if best.is_file():
-                return best
-    return last
+    state = checkpoint_state(latest, "ModelCheckpoint") or {}
+    if state.get("best_model_path"):
+        best = latest.parent / Path(state["best_model_path"]).name
+        if best.is_file():
+            return best
+    return latest
+
+
+def latest_checkpoint(run: Path) -> Path | None:
+    """The run's latest checkpoint that loads: last.ckpt, else the most recently written one;
+    truncated or corrupt files are skipped with a warning."""
+    candidates = sorted((run / "checkpoints").glob("*.ckpt"), key=lambda p: (p.name == "last.ckpt", p.stat().st_mtime))
+    return next((path for path in reversed(candidates) if is_valid_checkpoint(path)), None)
+
+
+def find_run(resume: str, logs: Path) -> Path:
+    """The run to resume: "auto" is the newest run under `logs` with a checkpoint; otherwise a run folder."""
+    if resume != "auto":
+        run = Path(resume)
+        if not (run / "checkpoints").is_dir():
+            raise SystemExit(f"error: --resume {resume}: not a run folder with checkpoints/ (e.g. logs/version_0)")
+        return run
+    for run in reversed(run_dirs(logs)):
+        if (run / "checkpoints").is_dir() and any((run / "checkpoints").glob("*.ckpt")):
+            return run
+    raise SystemExit(f"error: --resume auto: no run with checkpoints under {logs}/ to resume; train first")
 
 
 def find_checkpoint(ckpt_path: str | None, logs: Path) -> Path:
@@ -41,12 +74,35 @@ def find_checkpoint(ckpt_path: str | None, logs: Path) -> Path:
     raise SystemExit(f"error: no run with checkpoints under {logs}/: train first (python train.py) or pass --ckpt_path")
 
 
-def saved_config(ckpt: Path) -> Path:
-    """The config.yaml that LightningCLI saved in the run folder of `ckpt` (run/checkpoints/x.ckpt)."""
-    config = ckpt.resolve().parent.parent / "config.yaml"
-    if not config.is_file():
-        raise SystemExit(
-            f"error: no config.yaml in {config.parent} beside checkpoint {ckpt}: test.py needs the run folder"
-            " layout logs/version_N/{config.yaml,checkpoints/}"
-        )
-    return config
+def saved_config(ckpt: Path) -> Path | None:
+    """The config.yaml that LightningCLI saved in the run folder of `ckpt` (run/checkpoints/x.ckpt), if any."""
+    config = ckpt.parent.parent / "config.yaml"
+    return config if config.is_file() else None
+
+
+def describe(run: Path) -> str:
+    """One line about a run: its latest epoch and its best checkpoint with the monitored value."""
+    latest = latest_checkpoint(run)
+    if latest is None:
+        return f"{run}: no valid checkpoint"
+    epoch = load_checkpoint(latest).get("epoch")
+    state = checkpoint_state(latest, "ModelCheckpoint") or {}
+    best, score = state.get("best_model_path"), state.get("best_model_score")
+    value = f" {state.get('monitor')}={float(score):.4f}" if score is not None else ""
+    return f"{run}: {epoch + 1 if epoch is not None else '?'} epochs, best {best or latest}{value}"
+
+
+def main(args: list[str] | None = None) -> None:
+    """Print every run under the logs folder, oldest first."""
+    parser = argparse.ArgumentParser(description="List the runs and their best checkpoints.")
+    parser.add_argument("--logs", default="logs", help="the folder that holds the runs")
+    logs = Path(parser.parse_args(args).logs)
+    for run in run_dirs(logs):
+        try:
+            print(describe(run))
+        except (UnsafeCheckpointError, UnreadableCheckpointError) as error:
+            print(f"{run}: {error}")
+
+
+if __name__ == "__main__":
+    main()

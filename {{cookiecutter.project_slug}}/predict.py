@@ -1,0 +1,143 @@
+{%- set task = cookiecutter.task -%}
+{%- set images = cookiecutter.dataset != "signal" -%}
+"""Predict with a checkpoint and write the results as CSV.
+
+Usage:
+{%- if task == "gan" %}
+    python predict.py                                   # 64 generated images from the best checkpoint of the newest run
+    python predict.py --count 500 --output samples/samples.csv
+{%- elif task == "sequence" %}
+    python predict.py                                   # best checkpoint of the newest run, on its test split
+    python predict.py --horizon 24 --output forecasts.csv
+{%- else %}
+    python predict.py                                   # best checkpoint of the newest run, on its test split
+    python predict.py --input path/to/images --output predictions.csv
+{%- endif %}
+    python predict.py --ckpt_path logs/version_0/checkpoints/last.ckpt
+
+{% if task == "classification" -%}
+Each row: the image (a file, or test:<index>), the predicted class and label, its probability, and
+for the test split the true class.
+{%- elif task == "autoencoder" -%}
+Each row: the image (a file, or test:<index>) and its embedding, one column per dimension.
+{%- elif task == "gan" -%}
+Writes `count` generated images as PNG files beside the CSV, which lists them.
+{%- else -%}
+Each row: a test sequence and the forecast of the next `horizon` steps, one column per step and variable.
+{%- endif %}
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import torch
+{%- if task == "gan" %}
+from torchvision.utils import save_image
+{%- endif %}
+
+from {{ cookiecutter.package_name }}.checkpoints import UnreadableCheckpointError, UnsafeCheckpointError
+{%- if images and task != "gan" and cookiecutter.dataset == "image_folder" %}
+from {{ cookiecutter.package_name }}.data import EXTENSIONS, decode
+from {{ cookiecutter.package_name }}.image_data import to_model_input
+{%- elif images and task != "gan" %}
+from {{ cookiecutter.package_name }}.image_data import to_model_input
+from {{ cookiecutter.package_name }}.image_folder import EXTENSIONS, decode
+{%- endif %}
+from {{ cookiecutter.package_name }}.loaders import DataError
+from {{ cookiecutter.package_name }}.runs import find_checkpoint
+from {{ cookiecutter.package_name }}.scripts import cli_from_checkpoint
+{%- if images and task != "gan" %}
+
+
+def folder_batches(folder: Path, shape: tuple[int, int, int], batch_size: int = 256):
+    """(paths, uint8 images) batches of every image under `folder`, decoded and resized to `shape`."""
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in EXTENSIONS)
+    if not paths:
+        raise DataError(f"no images ({', '.join(EXTENSIONS)}) under {folder}")
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start : start + batch_size]
+        yield chunk, torch.stack([torch.from_numpy(decode(p, shape[1], shape[0])) for p in chunk])
+{%- endif %}
+
+
+def main(args: list[str] | None = None) -> Path:
+    """Write the predictions and return the CSV's path."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ckpt_path", help="checkpoint to use (default: the best of the newest run)")
+    parser.add_argument("--logs", default="logs", help="where runs are, to find the newest")
+{%- if task == "gan" %}
+    parser.add_argument("--count", type=int, default=64, help="images to generate")
+{%- elif task == "sequence" %}
+    parser.add_argument("--horizon", type=int, default=1, help="steps to forecast after each sequence")
+{%- else %}
+    parser.add_argument("--input", help="a folder of images (default: the test split)")
+{%- endif %}
+    parser.add_argument("--output", help="the CSV to write (default: predictions.csv in the run folder)")
+    options, rest = parser.parse_known_args(args)
+    ckpt = find_checkpoint(options.ckpt_path, Path(options.logs))
+    output = Path(options.output) if options.output else ckpt.resolve().parent.parent / "predictions.csv"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    cli = cli_from_checkpoint(ckpt, rest)
+    model = cli.model.eval()
+{%- if task == "gan" %}
+    torch.manual_seed(cli.config.seed_everything or 0)
+    with torch.no_grad():
+        samples = model(torch.randn(options.count, model.hparams.latent_dim))
+    rows = []
+    for index, image in enumerate(samples):
+        path = output.with_name(f"{output.stem}-{index:04d}.png")
+        save_image(image, path, normalize=True, value_range=(-1, 1))
+        rows.append({"image": path.name})
+{%- elif task == "sequence" %}
+    data = cli.datamodule
+    data.setup("test")
+    rows = []
+    history = data.splits["test"].inputs
+    with torch.no_grad():
+        forecasts = model.forecast(history, options.horizon)  # (sequences, horizon, variables)
+    for index, forecast in enumerate(forecasts):
+        steps = {f"step{s + 1}_var{v}": float(value) for s, step in enumerate(forecast) for v, value in enumerate(step)}
+        rows.append({"sequence": f"test:{index}", **steps})
+{%- else %}
+    data = cli.datamodule
+    if options.input:
+        batches, pixel_max = folder_batches(Path(options.input), model.hparams.input_shape), 255.0
+    else:
+        data.setup("test")
+        test = data.splits["test"]
+        batches, pixel_max = [([f"test:{i}" for i in range(len(test))], test.inputs)], data.pixel_max
+    rows = []
+    with torch.no_grad():
+        for sources, images in batches:
+            inputs = to_model_input(images, data.mean, data.std, pixel_max, data.hparams.normalize)
+            out = model.predict_step((inputs, None), 0)
+{%- if task == "classification" %}
+            for source, label, probability in zip(sources, out["class"], out["probability"], strict=True):
+                label = int(label)
+                row = {"image": str(source), "class": label, "label": data.class_names[label]}
+                rows.append({**row, "probability": float(probability)})
+    if not options.input:
+        for row, target in zip(rows, data.splits["test"].targets.tolist(), strict=True):
+            row["target"] = target
+{%- else %}
+            for source, embedding in zip(sources, out["embedding"].tolist(), strict=True):
+                rows.append({"image": str(source), **{f"e{i}": value for i, value in enumerate(embedding)}})
+{%- endif %}
+{%- endif %}
+    with output.open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"{len(rows)} rows written to {output}")
+    return output
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (DataError, UnsafeCheckpointError, UnreadableCheckpointError) as error:  # the message says what to do
+        sys.exit(f"error: {error}")
