@@ -25,10 +25,8 @@ import torch
 from packaging.version import Version
 from torch import Tensor
 
-from {{ cookiecutter.package_name }}.checkpoints import UnreadableCheckpointError, UnsafeCheckpointError
-from {{ cookiecutter.package_name }}.loaders import DataError
 from {{ cookiecutter.package_name }}.runs import find_checkpoint
-from {{ cookiecutter.package_name }}.scripts import cli_from_checkpoint
+from {{ cookiecutter.package_name }}.scripts import cli_from_checkpoint, run_script
 
 
 def example_batch(cli) -> Tensor:  # noqa: ANN001
@@ -112,8 +110,6 @@ def main(args: list[str] | None = None) -> dict[str, Path]:
 
 if __name__ == "__main__":
     try:
-        main()
-    except (DataError, UnsafeCheckpointError, UnreadableCheckpointError) as error:  # the message says what to do
-        sys.exit(f"error: {error}")
+        run_script(main)
     except ModuleNotFoundError as error:
         sys.exit(f'error: {error.name} is missing: pip install -e ".[export]" installs what exporting needs')

@@ -31,25 +31,23 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from pathlib import Path
 
 import torch
 {%- if task == "gan" %}
 from torchvision.utils import save_image
 {%- endif %}
-
-from {{ cookiecutter.package_name }}.checkpoints import UnreadableCheckpointError, UnsafeCheckpointError
-{%- if images and task != "gan" and cookiecutter.dataset == "image_folder" %}
+{% if images and task != "gan" and cookiecutter.dataset == "image_folder" %}
 from {{ cookiecutter.package_name }}.data import EXTENSIONS, decode
 from {{ cookiecutter.package_name }}.image_data import to_model_input
+from {{ cookiecutter.package_name }}.loaders import DataError
 {%- elif images and task != "gan" %}
 from {{ cookiecutter.package_name }}.image_data import to_model_input
 from {{ cookiecutter.package_name }}.image_folder import EXTENSIONS, decode
-{%- endif %}
 from {{ cookiecutter.package_name }}.loaders import DataError
+{%- endif %}
 from {{ cookiecutter.package_name }}.runs import find_checkpoint
-from {{ cookiecutter.package_name }}.scripts import cli_from_checkpoint
+from {{ cookiecutter.package_name }}.scripts import cli_from_checkpoint, run_script
 {%- if images and task != "gan" %}
 
 
@@ -137,7 +135,4 @@ def main(args: list[str] | None = None) -> Path:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (DataError, UnsafeCheckpointError, UnreadableCheckpointError) as error:  # the message says what to do
-        sys.exit(f"error: {error}")
+    run_script(main)

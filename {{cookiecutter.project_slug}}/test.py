@@ -12,11 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}.checkpoints import UnreadableCheckpointError, UnsafeCheckpointError
 from {{ cookiecutter.package_name }}.cli import ProjectCLI
-from {{ cookiecutter.package_name }}.loaders import DataError
 from {{ cookiecutter.package_name }}.runs import find_checkpoint
-from {{ cookiecutter.package_name }}.scripts import cli_from_checkpoint, evaluate
+from {{ cookiecutter.package_name }}.scripts import cli_from_checkpoint, evaluate, run_script
 
 
 def main(args: list[str] | None = None) -> dict[str, float]:
@@ -34,7 +32,4 @@ def main(args: list[str] | None = None) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (DataError, UnsafeCheckpointError, UnreadableCheckpointError) as error:  # the message says what to do
-        sys.exit(f"error: {error}")
+    run_script(main)

@@ -16,10 +16,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}.checkpoints import UnreadableCheckpointError, UnsafeCheckpointError
 from {{ cookiecutter.package_name }}.cli import ProjectCLI
-from {{ cookiecutter.package_name }}.loaders import DataError
-from {{ cookiecutter.package_name }}.scripts import evaluate, resume_arguments, tune, write_metrics
+from {{ cookiecutter.package_name }}.scripts import evaluate, resume_arguments, run_script, tune, write_metrics
 
 
 def main(args: list[str] | None = None) -> dict[str, float]:
@@ -36,7 +34,4 @@ def main(args: list[str] | None = None) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (DataError, UnsafeCheckpointError, UnreadableCheckpointError) as error:  # the message says what to do
-        sys.exit(f"error: {error}")
+    run_script(main)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +14,21 @@ from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.tuner import Tuner
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
-from .checkpoints import load_checkpoint
+from .checkpoints import UnreadableCheckpointError, UnsafeCheckpointError, load_checkpoint
 from .cli import LINKS, ProjectCLI
+from .loaders import DataError
 from .runs import find_run, latest_checkpoint, saved_config
+
+# Errors whose message says what to do: a script ends on them with that one line, not a traceback.
+USER_ERRORS = (DataError, UnsafeCheckpointError, UnreadableCheckpointError)
+
+
+def run_script(main: Callable[[], object]) -> None:
+    """Run a script's `main`; an error the user can fix ends it with its one-line message."""
+    try:
+        main()
+    except USER_ERRORS as error:
+        sys.exit(f"error: {error}")
 
 
 def resume_arguments(args: list[str], logs: Path = Path("logs")) -> list[str]:
