@@ -16,8 +16,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from lightning.pytorch.utilities import rank_zero_warn
+
 from {{ cookiecutter.package_name }}.cli import ProjectCLI
-from {{ cookiecutter.package_name }}.scripts import evaluate, resume_arguments, run_script, tune, write_metrics
+from {{ cookiecutter.package_name }}.scripts import (
+    evaluate,
+    load_weights,
+    resume_arguments,
+    run_script,
+    tune,
+    write_metrics,
+)
 
 
 def main(args: list[str] | None = None) -> dict[str, float]:
@@ -27,7 +36,11 @@ def main(args: list[str] | None = None) -> dict[str, float]:
         tune(cli, cli.config.tune)
     cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=cli.config.ckpt_path, weights_only=True)
     best = cli.trainer.checkpoint_callback.best_model_path if cli.trainer.checkpoint_callback else ""
-    metrics = evaluate(cli, best or None)
+    if best:
+        load_weights(cli.model, best)
+    else:
+        rank_zero_warn("no checkpoint was saved: testing the weights the run ended with")
+    metrics = evaluate(cli, best or "final weights")
     if cli.trainer.is_global_zero:
         write_metrics(Path(cli.trainer.log_dir) / "test_metrics.json", metrics, best or None)
     return metrics

@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from .cli import ProjectCLI
 from .image_data import ImageDataModule, Normalize, to_model_input
 from .optim import configure_optimizer, schedule_steps
+from .speed import prepare_nets
 
 
 class SyntheticImages(ImageDataModule):
@@ -95,12 +96,7 @@ class PlainLoop(L.Callback):
         hp = pl_module.hparams
         self.device = pl_module.device
         self.net = self.net.to(self.device)
-        if self.device.type == "cuda" and next(pl_module.net.parameters()).is_contiguous(
-            memory_format=torch.channels_last
-        ):
-            self.net = self.net.to(memory_format=torch.channels_last)
-        if hp.get("compile"):
-            self.net.compile()
+        prepare_nets([self.net], self.device, bool(hp.get("compile")))  # as the model's configure_model does
         total_steps, steps_per_epoch = schedule_steps(trainer, accumulate=1)
         schedule = {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "monitor": None}
         if "head_lr" in hp:  # two optimizers: backbone and head

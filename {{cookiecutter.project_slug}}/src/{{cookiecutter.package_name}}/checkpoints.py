@@ -43,14 +43,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return checkpoint
 
 
-def is_valid_checkpoint(path: Path) -> bool:
-    """Whether `path` loads as a checkpoint; a bad one is reported with a warning."""
+def load_if_valid(path: Path) -> dict[str, Any] | None:
+    """The checkpoint at `path`, or None (with a warning) if it is unsafe, truncated or corrupt."""
     try:
-        load_checkpoint(path)
+        return load_checkpoint(path)
     except (UnsafeCheckpointError, UnreadableCheckpointError) as error:
         rank_zero_warn(f"skipping {error}")
-        return False
-    return True
+        return None
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -10,7 +10,7 @@ import argparse
 import re
 from pathlib import Path
 
-from .checkpoints import UnreadableCheckpointError, UnsafeCheckpointError, is_valid_checkpoint, load_checkpoint
+from .checkpoints import UnreadableCheckpointError, UnsafeCheckpointError, load_if_valid
 
 
 def run_dirs(logs: Path) -> list[Path]:
@@ -19,9 +19,9 @@ def run_dirs(logs: Path) -> list[Path]:
     return sorted(runs, key=lambda p: p.stat().st_mtime)
 
 
-def checkpoint_state(path: Path, key: str) -> dict | None:
+def checkpoint_state(checkpoint: dict, key: str) -> dict | None:
     """The saved state of the callback whose state key starts with `key` (e.g. "ModelCheckpoint"), if any."""
-    for name, state in load_checkpoint(path).get("callbacks", {}).items():
+    for name, state in checkpoint.get("callbacks", {}).items():
         if name.startswith(key):
             return state
     return None
@@ -30,10 +30,10 @@ def checkpoint_state(path: Path, key: str) -> dict | None:
 def best_checkpoint(run: Path) -> Path | None:
     """The run's best checkpoint as recorded by ModelCheckpoint (in its latest valid checkpoint), else
     that latest checkpoint itself."""
-    latest = latest_checkpoint(run)
-    if latest is None:
+    if (found := latest_valid(run)) is None:
         return None
-    state = checkpoint_state(latest, "ModelCheckpoint") or {}
+    latest, checkpoint = found
+    state = checkpoint_state(checkpoint, "ModelCheckpoint") or {}
     if state.get("best_model_path"):
         best = latest.parent / Path(state["best_model_path"]).name
         if best.is_file():
@@ -41,11 +41,20 @@ def best_checkpoint(run: Path) -> Path | None:
     return latest
 
 
-def latest_checkpoint(run: Path) -> Path | None:
-    """The run's latest checkpoint that loads: last.ckpt, else the most recently written one;
-    truncated or corrupt files are skipped with a warning."""
+def latest_valid(run: Path) -> tuple[Path, dict] | None:
+    """The run's latest checkpoint that loads, and its content: last.ckpt, else the most recently
+    written one; truncated or corrupt files are skipped with a warning. Each file is read once."""
     candidates = sorted((run / "checkpoints").glob("*.ckpt"), key=lambda p: (p.name == "last.ckpt", p.stat().st_mtime))
-    return next((path for path in reversed(candidates) if is_valid_checkpoint(path)), None)
+    for path in reversed(candidates):
+        if (checkpoint := load_if_valid(path)) is not None:
+            return path, checkpoint
+    return None
+
+
+def latest_checkpoint(run: Path) -> Path | None:
+    """The path of the run's latest checkpoint that loads (see latest_valid)."""
+    found = latest_valid(run)
+    return found[0] if found else None
 
 
 def find_run(resume: str, logs: Path) -> Path:
@@ -82,11 +91,11 @@ def saved_config(ckpt: Path) -> Path | None:
 
 def describe(run: Path) -> str:
     """One line about a run: its latest epoch and its best checkpoint with the monitored value."""
-    latest = latest_checkpoint(run)
-    if latest is None:
+    if (found := latest_valid(run)) is None:
         return f"{run}: no valid checkpoint"
-    epoch = load_checkpoint(latest).get("epoch")
-    state = checkpoint_state(latest, "ModelCheckpoint") or {}
+    latest, checkpoint = found
+    epoch = checkpoint.get("epoch")
+    state = checkpoint_state(checkpoint, "ModelCheckpoint") or {}
     best, score = state.get("best_model_path"), state.get("best_model_score")
     value = f" {state.get('monitor')}={float(score):.4f}" if score is not None else ""
     return f"{run}: {epoch + 1 if epoch is not None else '?'} epochs, best {best or latest}{value}"

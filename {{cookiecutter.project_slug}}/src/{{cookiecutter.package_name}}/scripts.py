@@ -12,7 +12,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.tuner import Tuner
-from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info
 
 from .checkpoints import UnreadableCheckpointError, UnsafeCheckpointError, load_checkpoint
 from .cli import LINKS, ProjectCLI
@@ -117,18 +117,14 @@ def tune(cli: LightningCLI, what: str) -> None:
             callback.already_saved = False
 
 
-def evaluate(cli: LightningCLI, ckpt_path: str | None) -> dict[str, float]:
-    """Test the model with the weights of `ckpt_path` (the current weights if None); print a summary."""
-    if ckpt_path is None:
-        rank_zero_warn("no checkpoint was saved: testing the weights the run ended with")
-    else:
-        load_weights(cli.model, ckpt_path)
+def evaluate(cli: LightningCLI, weights: str) -> dict[str, float]:
+    """Test the model's current weights (`weights` says where they come from); print a summary."""
     if cli.config.seed_everything is not False:  # the same random draws (noise, dropout) every evaluation
         L.seed_everything(cli.config.seed_everything, verbose=False)
     results = cli.trainer.test(cli.model, datamodule=cli.datamodule)
     metrics = {name: float(value) for name, value in results[0].items()}
     summary = "  ".join(f"{name}={value:.4f}" for name, value in sorted(metrics.items()))
-    print(f"Test of {ckpt_path or 'final weights'}: {summary}")
+    print(f"Test of {weights}: {summary}")
     return metrics
 
 
