@@ -65,6 +65,18 @@ def covering_set() -> list[dict[str, str]]:
     return chosen
 
 
+# The questions that change the rendered code (the others change config values and README lines).
+CODE_QUESTIONS = ("task", "dataset", "optimizers", "logger")
+
+
+def render_set() -> list[dict[str, str]]:
+    """What `make test` renders and lints: every valid combination of the questions that shape the code,
+    with the other answers at their defaults, and the covering set (every pair of choices)."""
+    others = [question for question in ML_QUESTIONS if question not in CODE_QUESTIONS]
+    shaping = [a for a in all_combinations() if all(a[q] == DEFAULTS[q] for q in others)]
+    return shaping + [a for a in covering_set() if a not in shaping]
+
+
 def combo_id(answers: dict[str, str]) -> str:
     """A short test id: the non-default answers, or 'default'."""
     changed = [f"{q}={a}" for q, a in answers.items() if a != DEFAULTS[q]]

@@ -96,51 +96,68 @@ DEFAULTS_ONLY = ("scheduler", "logger", "precision")
 VARIANTS = [answers for answers in all_combinations() if all(answers[q] == DEFAULTS[q] for q in DEFAULTS_ONLY)]
 
 
-def quick_suite(answers: dict[str, str]) -> bool:
-    """The variants whose own suites `make test` runs: every task and optimizer count on the default
-    data (or the signal), classification on each kind of data code (torchvision's IDX files, CIFAR-10's
-    pickles, image folders), and the GAN on CIFAR-10's colour images. `make test-full` runs the rest too."""
-    return (
-        answers["dataset"] in ("digits", "signal")
-        or (
-            answers["task"] == "classification"
-            and answers["optimizers"] == "1"
-            and answers["dataset"] != "fashion_mnist"
-        )
-        or (answers["task"] == "gan" and answers["dataset"] == "cifar10")
-    )
+def variant(answers: dict[str, str]) -> tuple[str, str, str]:
+    """The answers that pick the rendered code: task, dataset, optimizer count."""
+    return answers["task"], answers["dataset"], answers["optimizers"]
 
 
-@pytest.mark.parametrize(
-    "answers", [a if quick_suite(a) else pytest.param(a, marks=pytest.mark.slow) for a in VARIANTS], ids=combo_id
+def in_make_test(chosen: set[tuple[str, str, str]]) -> list:
+    """VARIANTS as test parameters: the `chosen` ones run in `make test`, the others only in `make test-full`."""
+    return [a if variant(a) in chosen else pytest.param(a, marks=pytest.mark.slow) for a in VARIANTS]
+
+
+def run_project_tests(cookies, answers: dict[str, str], *selection: str) -> None:
+    """Render a variant and run these of its own tests (pytest arguments); all must pass."""
+    project = bake(cookies, **answers)
+    result = run_in_project(project, "-m", "pytest", "-q", "-p", "no:cacheprovider", *selection, timeout=1800)
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout
+
+
+# In `make test`: every task's quick suite, both optimization modes (the 2-optimizer models and the sequence
+# model step their optimizers themselves), and each kind of data code (digits, torchvision's IDX files,
+# CIFAR-10's pickles through the GAN, image folders, the signal). The variants that add only data or model
+# code run the tests of that code; the answer-independent machinery is tested by the full suites.
+# The machinery's own test files, which every rendering holds alike (or nearly): run by the full suites.
+MACHINERY_TESTS = (
+    *("test_lifecycle.py", "test_loaders.py", "test_optim.py", "test_speed.py", "test_train.py"),
+    *("test_bench.py", "test_bench_data.py"),
 )
+FULL_QUICK_SUITES = {("classification", "digits", "1"), ("gan", "cifar10", "2"), ("sequence", "signal", "2")}
+MODEL_AND_DATA_TESTS = {
+    ("classification", "digits", "2"),
+    ("classification", "mnist", "1"),
+    ("classification", "image_folder", "1"),
+    ("autoencoder", "digits", "1"),
+}
+
+
+@pytest.mark.parametrize("answers", in_make_test(FULL_QUICK_SUITES), ids=combo_id)
 def test_generated_project_passes_its_own_tests(cookies, answers: dict[str, str]) -> None:
-    """The project's quick tests; `quick_suite` variants run in `make test`, the others in `make test-full`."""
-    project = bake(cookies, **answers)
-    result = run_in_project(project, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow")
-    assert result.returncode == 0, result.stdout[-5000:]
-    assert " passed" in result.stdout and "failed" not in result.stdout
+    run_project_tests(cookies, answers, "-m", "not slow")
 
 
-# The project's slow tests (killed-and-resumed runs, exports, tuning) in `make test` for automatic
-# optimization on the default project and manual optimization on colour images; every variant in
-# `make test-full`.
-LIFECYCLE = {("classification", "digits", "1"), ("gan", "cifar10", "2")}
+@pytest.mark.parametrize("answers", [a for a in VARIANTS if variant(a) in MODEL_AND_DATA_TESTS], ids=combo_id)
+def test_generated_model_and_data_pass_their_tests(cookies, answers: dict[str, str]) -> None:
+    run_project_tests(cookies, answers, "-m", "not slow", *(f"--ignore=tests/{name}" for name in MACHINERY_TESTS))
 
 
-@pytest.mark.parametrize(
-    "answers",
-    [
-        a if (a["task"], a["dataset"], a["optimizers"]) in LIFECYCLE else pytest.param(a, marks=pytest.mark.slow)
-        for a in VARIANTS
-    ],
-    ids=combo_id,
-)
+# The project's slow tests: its runs on two processes (DDP, torchrun, SLURM, FSDP) in `make test` for the
+# default project and the GAN on colour images (manual optimization; the launchers, torchrun and SLURM, are
+# the same machinery in both: the default project tests them); the rest (killed-and-resumed runs, exports,
+# tuning) for the default project. `make test-full` runs both for every variant.
+TWO_PROCESSES = {("classification", "digits", "1"): (), ("gan", "cifar10", "2"): ("-k", "not torchrun and not slurm")}
+LIFECYCLE = {("classification", "digits", "1")}
+
+
+@pytest.mark.parametrize("answers", in_make_test(set(TWO_PROCESSES)), ids=combo_id)
+def test_generated_project_runs_on_two_processes(cookies, answers: dict[str, str]) -> None:
+    run_project_tests(cookies, answers, "tests/test_distributed.py", *TWO_PROCESSES.get(variant(answers), ()))
+
+
+@pytest.mark.parametrize("answers", in_make_test(LIFECYCLE), ids=combo_id)
 def test_generated_project_passes_its_slow_tests(cookies, answers: dict[str, str]) -> None:
-    project = bake(cookies, **answers)
-    result = run_in_project(project, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "slow")
-    assert result.returncode == 0, result.stdout[-5000:]
-    assert " passed" in result.stdout and "failed" not in result.stdout
+    run_project_tests(cookies, answers, "-m", "slow", "--ignore=tests/test_distributed.py")
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from combos import all_combinations, combo_id
+from combos import CHOICES, all_combinations, render_set
 from conftest import assert_ruff_clean, bake
 
-COMBINATIONS = all_combinations()
 # Jinja residue: GitHub Actions expressions (${{ ... }}) are the one legitimate use of braces.
 RESIDUE = ("{{", "{%", "%}", "cookiecutter")
 MONITORED = {"classification": "val/acc", "autoencoder": "val/loss", "gan": "val/mmd", "sequence": "val/loss"}
@@ -38,6 +37,10 @@ def expected_files(answers: dict[str, str], package: str = "digits_classifier") 
         "README.md",
         "pyproject.toml",
         "configs/default.yaml",
+        "configs/ddp.yaml",
+        "configs/fsdp.yaml",
+        "configs/slurm.yaml",
+        "scripts/slurm.sbatch",
         "train.py",
         "test.py",
         "predict.py",
@@ -48,6 +51,8 @@ def expected_files(answers: dict[str, str], package: str = "digits_classifier") 
         f"{src}/scripts.py",
         f"{src}/trainer.py",
         f"{src}/data.py",
+        f"{src}/distributed.py",
+        f"{src}/sharding.py",
         f"{src}/loaders.py",
         f"{src}/model.py",
         f"{src}/nets.py",
@@ -57,6 +62,8 @@ def expected_files(answers: dict[str, str], package: str = "digits_classifier") 
         f"{src}/speed.py",
         "tests/conftest.py",
         "tests/test_data.py",
+        "tests/test_distributed.py",
+        "tests/processes.py",
         "tests/test_lifecycle.py",
         "tests/test_loaders.py",
         "tests/test_model.py",
@@ -112,13 +119,28 @@ def assert_answers_in_config(project: Path, answers: dict[str, str]) -> None:
     assert ("accumulate_grad_batches" in trainer) != manual and ("accumulate_grad_batches" in model) == manual
 
 
-@pytest.mark.parametrize("answers", COMBINATIONS, ids=combo_id)
-def test_every_combination_renders_a_clean_project(cookies, answers: dict[str, str]) -> None:
-    project = bake(cookies, **answers)
-    assert relative_files(project) == expected_files(answers)
-    assert_no_template_syntax(project)
-    assert_answers_in_config(project, answers)
-    assert_ruff_clean(project)
+def assert_renders_clean_projects(cookies, combinations: list[dict[str, str]]) -> None:
+    """Each combination renders exactly its files, no template syntax and its answers as config defaults;
+    then ruff checks all of the projects in one call."""
+    projects = []
+    for answers in combinations:
+        project = bake(cookies, **answers)
+        assert relative_files(project) == expected_files(answers), answers
+        assert_no_template_syntax(project)
+        assert_answers_in_config(project, answers)
+        projects.append(project)
+    assert_ruff_clean(*projects)
+
+
+@pytest.mark.parametrize("task", CHOICES["task"])
+def test_the_combinations_that_shape_the_code_render_clean_projects(cookies, task: str) -> None:
+    assert_renders_clean_projects(cookies, [answers for answers in render_set() if answers["task"] == task])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", CHOICES["task"])
+def test_every_combination_renders_a_clean_project(cookies, task: str) -> None:
+    assert_renders_clean_projects(cookies, [answers for answers in all_combinations() if answers["task"] == task])
 
 
 def test_identity_answers_are_rendered_and_escaped(cookies) -> None:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from combos import CONTEXT, TEMPLATE, all_combinations
+from combos import CONTEXT, TEMPLATE, all_combinations, covering_set, render_set
 from conftest import bake
 
 try:
@@ -43,6 +43,12 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert re.search(r"^make test$", (TEMPLATE / ".ci" / "run").read_text(), re.MULTILINE)
 
 
+def test_readme_counts_the_combinations_the_tests_use() -> None:
+    assert f"the {len(render_set())} combinations of answers that shape the code" in README
+    assert f"a covering set of {len(covering_set())} combinations" in README
+    assert f"every one of the {len(all_combinations()):,} combinations" in README
+
+
 def requirement_names(requirements: list[str]) -> set[str]:
     return {re.split(r"[\[<>=;! ]", line.strip(), maxsplit=1)[0].lower() for line in requirements}
 
@@ -66,7 +72,7 @@ def imported_distributions(project: Path, package: str) -> set[str]:
                 modules |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 modules.add(node.module.split(".")[0])
-    local = {package, "conftest", "fake_data"} | set(sys.stdlib_module_names)
+    local = {package, "conftest", "fake_data", "processes"} | set(sys.stdlib_module_names)
     owners = importlib.metadata.packages_distributions()
     missing = modules - local - set(owners)
     assert not missing, f"{project.name} imports modules no installed distribution provides: {missing}"
@@ -74,8 +80,10 @@ def imported_distributions(project: Path, package: str) -> set[str]:
 
 
 def test_every_import_of_a_generated_project_is_a_declared_dependency(cookies) -> None:
-    variants = {(a["task"], a["dataset"], a["optimizers"], a["logger"]): a for a in all_combinations()}
-    for answers in variants.values():
+    # Every task, dataset and optimizer count (the code they render), and every logger (its dependency).
+    variants = {(a["task"], a["dataset"], a["optimizers"]): a for a in all_combinations() if a["logger"] == "none"}
+    loggers = {a["logger"]: a for a in all_combinations() if a["task"] == "classification"}
+    for answers in [*variants.values(), *loggers.values()]:
         project = bake(cookies, **answers)
         meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
         declared = requirement_names(meta["dependencies"] + meta["optional-dependencies"]["dev"])

@@ -46,7 +46,7 @@ from {{ cookiecutter.package_name }}.image_data import to_model_input
 from {{ cookiecutter.package_name }}.image_folder import EXTENSIONS, decode
 from {{ cookiecutter.package_name }}.loaders import DataError
 {%- endif %}
-from {{ cookiecutter.package_name }}.runs import find_checkpoint
+from {{ cookiecutter.package_name }}.runs import find_checkpoint, run_of
 from {{ cookiecutter.package_name }}.scripts import cli_from_checkpoint, run_script
 {%- if images and task != "gan" %}
 
@@ -77,7 +77,7 @@ def main(args: list[str] | None = None) -> Path:
     parser.add_argument("--output", help="the CSV to write (default: predictions.csv in the run folder)")
     options, rest = parser.parse_known_args(args)
     ckpt = find_checkpoint(options.ckpt_path, Path(options.logs))
-    output = Path(options.output) if options.output else ckpt.resolve().parent.parent / "predictions.csv"
+    output = Path(options.output) if options.output else run_of(ckpt) / "predictions.csv"
     output.parent.mkdir(parents=True, exist_ok=True)
     cli = cli_from_checkpoint(ckpt, rest)
     model = cli.model.eval()

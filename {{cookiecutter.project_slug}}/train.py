@@ -16,11 +16,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from {{ cookiecutter.package_name }}.cli import ProjectCLI
+from {{ cookiecutter.package_name }}.distributed import Requeued
 from {{ cookiecutter.package_name }}.scripts import (
     evaluate,
+    evaluate_on_one_device,
+    finish_on_first_process,
     load_weights,
     resume_arguments,
     run_script,
@@ -30,19 +33,37 @@ from {{ cookiecutter.package_name }}.scripts import (
 
 
 def main(args: list[str] | None = None) -> dict[str, float]:
-    """Fit (or resume), test the best checkpoint, save the test metrics in the run folder and return them."""
+    """Fit (or resume), test the best checkpoint, save the test metrics in the run folder and return them.
+
+    On several processes every process trains; then the first alone tests the best checkpoint on one
+    device and writes the results. The others return no metrics.
+    """
     cli = ProjectCLI(resume_arguments(sys.argv[1:] if args is None else args))
+    trainer = cli.trainer
     if cli.config.tune:
         tune(cli, cli.config.tune)
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=cli.config.ckpt_path, weights_only=True)
-    best = cli.trainer.checkpoint_callback.best_model_path if cli.trainer.checkpoint_callback else ""
-    if best:
-        load_weights(cli.model, best)
-    else:
+    try:
+        trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=cli.config.ckpt_path, weights_only=True)
+    except Requeued as requeued:
+        rank_zero_info(str(requeued))
+        return {}
+    run = Path(trainer.log_dir)  # on every process: under several, a broadcast from the first
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if not best:
         rank_zero_warn("no checkpoint was saved: testing the weights the run ended with")
-    metrics = evaluate(cli, best or "final weights")
-    if cli.trainer.is_global_zero:
-        write_metrics(Path(cli.trainer.log_dir) / "test_metrics.json", metrics, best or None)
+    several = trainer.world_size > 1
+    if several and not best:
+        best = str(run / "final.ckpt")
+        trainer.save_checkpoint(best, weights_only=False)  # on every process, as Lightning saves
+    if not finish_on_first_process(trainer):
+        return {}
+    if several:
+        metrics = evaluate_on_one_device(cli, Path(best))
+    else:
+        if best:
+            load_weights(cli.model, best)
+        metrics = evaluate(cli, best or "final weights")
+    write_metrics(run / "test_metrics.json", metrics, best or None)
     return metrics
 
 

@@ -137,7 +137,10 @@ class SignalDataModule(LightningDataModule):
         self.splits = hold_on_device(self.splits, self.trainer, self.hparams.num_workers)
 
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
-        return tensor_loader(self.splits[split], self.hparams.batch_size, shuffle, self.hparams.num_workers)
+        hp = self.hparams
+        return tensor_loader(
+            self.splits[split], hp.batch_size, shuffle=shuffle, num_workers=hp.num_workers, trainer=self.trainer
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

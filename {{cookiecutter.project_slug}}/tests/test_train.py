@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import QUIET, load_script
+import torch
+from conftest import QUIET, ROOT, load_script
 
-from {{ cookiecutter.package_name }}.cli import next_version_dir
-from {{ cookiecutter.package_name }}.trainer import resolve_precision
+from {{ cookiecutter.package_name }}.runs import claim_run_dir
+from {{ cookiecutter.package_name }}.trainer import cpu_has_bfloat16, resolve_precision
 
 train = load_script("train")
 evaluate = load_script("test")
@@ -88,12 +90,41 @@ def test_test_py_without_runs_says_what_to_do(workdir: Path) -> None:
 
 def test_precision_auto_is_full_precision_without_gpu() -> None:
     assert resolve_precision("auto", accelerator="cpu") == "32-true"
-    assert resolve_precision("bf16-mixed", accelerator="cpu") == "bf16-mixed"
+    on_this_cpu = "bf16-mixed" if cpu_has_bfloat16() else "32-true"
+    assert resolve_precision("bf16-mixed", accelerator="cpu") == on_this_cpu
+    assert resolve_precision("16-mixed", accelerator="cpu") == ("16-mixed" if cpu_has_bfloat16() else "32-true")
 
 
 def test_runs_are_numbered_like_the_loggers_number_them(tmp_path: Path) -> None:
-    assert next_version_dir(tmp_path) == tmp_path / "version_0"
-    (tmp_path / "version_0").mkdir()
+    assert claim_run_dir(tmp_path) == tmp_path / "version_0"
     (tmp_path / "version_7").mkdir()
     (tmp_path / "version_x").mkdir()
-    assert next_version_dir(tmp_path) == tmp_path / "version_8"
+    assert claim_run_dir(tmp_path) == tmp_path / "version_8"
+    assert (tmp_path / "version_8").is_dir()
+
+
+def test_runs_started_together_get_folders_of_their_own(tmp_path: Path) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        runs = list(pool.map(lambda _: claim_run_dir(tmp_path), range(16)))
+    assert sorted(run.name for run in runs) == sorted(f"version_{n}" for n in range(16))
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--config", str(ROOT / "configs" / "slurm.yaml")], "needs a SLURM job step"),
+        (["--trainer.accelerator=cpu", "--trainer.devices=-1"], "on CPUs give a number of processes"),
+        (["--trainer.accelerator=cpu", "--trainer.sync_batchnorm=true"], "runs on CUDA GPUs only"),
+        pytest.param(
+            ["--config", str(ROOT / "configs" / "ddp.yaml")],
+            "no CUDA GPU is visible here",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="runs where there is a GPU"),
+        ),
+    ],
+)
+def test_a_setting_that_cannot_run_here_says_why_and_writes_no_run(
+    workdir: Path, capsys: pytest.CaptureFixture, flags: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit, match=message):
+        train.main([*QUIET, *flags])
+    assert not (workdir / "logs").exists()

@@ -92,8 +92,9 @@ class AutoEncoder(ManualOptimization):
         self.shown: Tensor | None = None  # the validation images of the grid, with their reconstructions
 
     def configure_model(self) -> None:
-        """Once the device is known: channels_last weights on a GPU, and torch.compile if `compile`."""
-        prepare_nets([self.encoder, self.decoder], self.trainer.strategy.root_device, self.hparams.compile)
+        """Once the device is known: channels_last weights on a GPU, sharded under FSDP, torch.compile if `compile`."""
+        nets = [self.encoder, self.decoder]
+        prepare_nets(nets, self.trainer.strategy.root_device, self.hparams.compile, mesh=self.device_mesh)
 
     def forward(self, images: Tensor) -> Tensor:
         """Embeddings of a batch of normalised images, shape (batch, latent_dim)."""
@@ -107,7 +108,7 @@ class AutoEncoder(ManualOptimization):
         images = batch[0]
         reconstructions = self.reconstruct(images)
         loss = F.mse_loss(reconstructions, images)
-        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True)
+        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, sync_dist=True)
         if stage == "val" and self.shown is None:
             count = self.hparams.num_images
             self.shown = torch.cat([images[:count], reconstructions[:count]])

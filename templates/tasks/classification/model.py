@@ -95,8 +95,8 @@ class Classifier(ManualOptimization):
         self.example_input_array = torch.zeros(1, *input_shape)
 
     def configure_model(self) -> None:
-        """Once the device is known: channels_last weights on a GPU, and torch.compile if `compile`."""
-        prepare_nets([self.net], self.trainer.strategy.root_device, self.hparams.compile)
+        """Once the device is known: channels_last weights on a GPU, sharded under FSDP, torch.compile if `compile`."""
+        prepare_nets([self.net], self.trainer.strategy.root_device, self.hparams.compile, mesh=self.device_mesh)
 
     def forward(self, images: Tensor) -> Tensor:
         """Class logits for a batch of normalised images."""
@@ -110,19 +110,18 @@ class Classifier(ManualOptimization):
         # loss goes through self.log each step (Lightning writes it every log_every_n_steps). No host sync.
         getattr(self, f"{stage}_acc").update(logits, labels)
         if stage == "train":
-            self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(labels))
+            self.log(
+                "train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(labels), sync_dist=True
+            )
         else:
             getattr(self, f"{stage}_loss").update(loss.detach(), len(labels))
         return loss
 
     def _log_epoch(self, stage: str) -> None:
-        accuracy = getattr(self, f"{stage}_acc")
-        self.log(f"{stage}/acc", accuracy.compute(), prog_bar=stage != "train")
-        accuracy.reset()
+        # Logged as metric objects: Lightning computes them (torchmetrics sums every process's counts), then resets.
+        self.log(f"{stage}/acc", getattr(self, f"{stage}_acc"), prog_bar=stage != "train")
         if stage != "train":
-            loss = getattr(self, f"{stage}_loss")
-            self.log(f"{stage}/loss", loss.compute(), prog_bar=True)
-            loss.reset()
+            self.log(f"{stage}/loss", getattr(self, f"{stage}_loss"), prog_bar=True)
 {% if cookiecutter.optimizers == "1" %}
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         return self._step(batch, "train")

@@ -57,6 +57,8 @@ class GAN(ManualOptimization):
     """
 
     plateau_monitor = "val/mmd"
+    # Each backward pass trains one of the two networks: under DDP the other's parameters get no gradient.
+    ddp_find_unused_parameters = True
 
     def __init__(
         self,
@@ -90,8 +92,9 @@ class GAN(ManualOptimization):
         self.example_input_array = torch.zeros(2, latent_dim)
 
     def configure_model(self) -> None:
-        """Once the device is known: channels_last weights on a GPU, and torch.compile if `compile`."""
-        prepare_nets([self.generator, self.discriminator], self.trainer.strategy.root_device, self.hparams.compile)
+        """Once the device is known: channels_last weights on a GPU, sharded under FSDP, torch.compile if `compile`."""
+        nets = [self.generator, self.discriminator]
+        prepare_nets(nets, self.trainer.strategy.root_device, self.hparams.compile, mesh=self.device_mesh)
 
     def forward(self, noise: Tensor) -> Tensor:
         """Generated images for a batch of noise vectors."""
@@ -114,7 +117,7 @@ class GAN(ManualOptimization):
                 + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
             ) / 2
             self.optimize(d_loss, [d_optimizer], step=self.is_step_boundary(batch_idx, batches))
-        self.log("train/d_loss", d_loss, on_step=True, on_epoch=True, prog_bar=True)
+        self.log("train/d_loss", d_loss, on_step=True, on_epoch=True, prog_bar=True, sync_dist=True)
 
         if (batch_idx + 1) % d_steps == 0:
             with self.toggled_optimizer(g_optimizer):
@@ -122,11 +125,11 @@ class GAN(ManualOptimization):
                 g_loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
                 turn = batch_idx // d_steps
                 self.optimize(g_loss, [g_optimizer], step=self.is_step_boundary(turn, batches // d_steps))
-            self.log("train/g_loss", g_loss, on_step=True, on_epoch=True, prog_bar=True)
+            self.log("train/g_loss", g_loss, on_step=True, on_epoch=True, prog_bar=True, sync_dist=True)
 
     def _measure(self, batch: tuple[Tensor, Tensor], stage: str) -> None:
         real = batch[0]
-        self.log(f"{stage}/mmd", mmd(real, self.generator(self.noise(len(real)))), prog_bar=True)
+        self.log(f"{stage}/mmd", mmd(real, self.generator(self.noise(len(real)))), prog_bar=True, sync_dist=True)
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self._measure(batch, "val")

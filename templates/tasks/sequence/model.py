@@ -89,8 +89,9 @@ class Forecaster(ManualOptimization):
         self.example_input_array = torch.zeros(2, sequence_length, input_size)
 
     def configure_model(self) -> None:
-        """Once the device is known: torch.compile if `compile`."""
-        prepare_nets([self.net], self.trainer.strategy.root_device, self.hparams.compile, channels_last=False)
+        """Once the device is known: sharded under FSDP (configs/fsdp.yaml), and torch.compile if `compile`."""
+        device, compile = self.trainer.strategy.root_device, self.hparams.compile
+        prepare_nets([self.net], device, compile, channels_last=False, mesh=self.device_mesh)
 
     def forward(self, series: Tensor) -> Tensor:
         """Forecasts of steps 1..T for a (batch, T, input_size) series."""
@@ -124,12 +125,12 @@ class Forecaster(ManualOptimization):
             self.optimize(loss, optimizers, step=self.is_step_boundary(index, len(chunks)))
             state = tuple(part.detach() for part in state)  # the next chunk's gradient stops here
             total = total + loss.detach() * chunk.shape[1]
-        self.log("train/loss", total / inputs.shape[1], on_step=True, on_epoch=True, prog_bar=True)
+        self.log("train/loss", total / inputs.shape[1], on_step=True, on_epoch=True, prog_bar=True, sync_dist=True)
 
     def _evaluate(self, batch: tuple[Tensor, Tensor], stage: str) -> None:
         inputs, targets = batch
-        self.log(f"{stage}/loss", F.mse_loss(self(inputs), targets), prog_bar=True)
-        self.log(f"{stage}/naive_loss", F.mse_loss(inputs, targets))
+        self.log(f"{stage}/loss", F.mse_loss(self(inputs), targets), prog_bar=True, sync_dist=True)
+        self.log(f"{stage}/naive_loss", F.mse_loss(inputs, targets), sync_dist=True)
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "val")

@@ -14,6 +14,9 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.utilities import rank_zero_warn
 
+from .loaders import EpochLoader
+from .sharding import METADATA, consolidate, is_sharded
+
 
 class UnsafeCheckpointError(ValueError):
     """A checkpoint that holds pickled Python objects: loading it could run arbitrary code."""
@@ -23,12 +26,17 @@ class UnreadableCheckpointError(ValueError):
     """A checkpoint file that is truncated, corrupt, or not a checkpoint."""
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
+def load_checkpoint(path: str | Path, require_weights: bool = True) -> dict[str, Any]:
     """Read a checkpoint with `weights_only=True`: tensors and plain Python values only, no code runs.
 
+    A sharded checkpoint folder (FSDP2) is consolidated into one file first (see sharding.py), unless
+    `require_weights` is False: then only its metadata is read (epoch, callbacks, hyper-parameters).
     Raises UnsafeCheckpointError for a file that carries other pickled objects, and
     UnreadableCheckpointError for one that is truncated or not a checkpoint.
     """
+    path = Path(path)
+    if is_sharded(path):
+        path = consolidate(path) if require_weights else path / METADATA
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
@@ -38,15 +46,16 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as error:
         raise UnreadableCheckpointError(f"checkpoint {path} cannot be read: {str(error).splitlines()[0]}") from None
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+    if not isinstance(checkpoint, dict) or (require_weights and "state_dict" not in checkpoint):
         raise UnreadableCheckpointError(f"{path} is not a Lightning checkpoint: it has no state_dict")
     return checkpoint
 
 
 def load_if_valid(path: Path) -> dict[str, Any] | None:
-    """The checkpoint at `path`, or None (with a warning) if it is unsafe, truncated or corrupt."""
+    """The checkpoint at `path`, or None (with a warning) if it is unsafe, truncated or corrupt; of a
+    sharded checkpoint folder, only the metadata."""
     try:
-        return load_checkpoint(path)
+        return load_checkpoint(path, require_weights=not is_sharded(path))
     except (UnsafeCheckpointError, UnreadableCheckpointError) as error:
         rank_zero_warn(f"skipping {error}")
         return None
@@ -67,38 +76,73 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             partial.unlink(missing_ok=True)
 
 
-class RandomState(L.Callback):
-    """Saves the random states of Python, NumPy and PyTorch in every checkpoint and restores them when
-    training resumes, at the start of the first resumed epoch (after the sanity check, which draws
-    random numbers of its own). With the per-epoch shuffle of the loaders, a resumed run draws the
-    same numbers as one that was never stopped."""
+class ExactResume(L.Callback):
+    """Saves in every checkpoint what a resumed run needs, beyond Lightning's own state, to go on exactly
+    as if it had never stopped, for every process of the run: its random states (Python, NumPy,
+    PyTorch) and its place in the training epoch (see EpochLoader). Each process gets its own back at
+    the start of training, after the sanity check (which draws random numbers of its own), whether the
+    checkpoint was written at the end of an epoch or within one (as a SLURM requeue writes it)."""
 
     def __init__(self) -> None:
+        self.trainer: L.Trainer | None = None
         self.pending: dict[str, Any] | None = None
 
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self.trainer = trainer
+
     def state_dict(self) -> dict[str, Any]:
-        kind, keys, position, has_gauss, cached_gaussian = np.random.get_state()
-        state = {
-            "python": random.getstate(),
-            "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "position": position},
-            "numpy_gauss": (has_gauss, cached_gaussian),
-            "torch": torch.get_rng_state(),
-        }
-        if torch.cuda.is_available():
-            state["cuda"] = torch.cuda.get_rng_state_all()
-        return state
+        """Every process's state. Lightning builds a checkpoint's content on every process, so gathering
+        them here is a collective that all processes reach together."""
+        state = {"random": random_state()}
+        loader = self.trainer.train_dataloader if self.trainer is not None else None
+        if isinstance(loader, EpochLoader):
+            state["loader"] = loader.state_dict()
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            states: list[Any] = [None] * torch.distributed.get_world_size()
+            torch.distributed.all_gather_object(states, state)
+            return {"processes": states}
+        return {"processes": [state]}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.pending = state_dict
 
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.pending is None:
             return
-        state, self.pending = self.pending, None
-        random.setstate(state["python"])
-        numpy = state["numpy"]
-        keys = numpy["keys"].numpy().astype(np.uint32)
-        np.random.set_state((numpy["kind"], keys, numpy["position"], *state["numpy_gauss"]))
-        torch.set_rng_state(state["torch"])
-        if "cuda" in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda"])
+        states, self.pending = self.pending["processes"], None
+        if len(states) != trainer.world_size:
+            rank_zero_warn(
+                f"the checkpoint holds the state of {len(states)} process(es), this run has {trainer.world_size}:"
+                " every process starts from that of the first, so the run is not an exact continuation"
+            )
+        state = states[trainer.global_rank if len(states) == trainer.world_size else 0]
+        set_random_state(state["random"])
+        if "loader" in state and isinstance(trainer.train_dataloader, EpochLoader):
+            # Lightning loads a loader's state itself only when it has not built the loader before restoring
+            # the checkpoint, and a schedule sized from the run's steps makes it build it earlier.
+            trainer.train_dataloader.load_state_dict(state["loader"])
+
+
+def random_state() -> dict[str, Any]:
+    """This process's random states, as plain values and tensors (loadable with weights_only=True)."""
+    kind, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "position": position},
+        "numpy_gauss": (has_gauss, cached_gaussian),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_random_state(state: dict[str, Any]) -> None:
+    """Restore the states `random_state` returned."""
+    random.setstate(state["python"])
+    numpy = state["numpy"]
+    keys = numpy["keys"].numpy().astype(np.uint32)
+    np.random.set_state((numpy["kind"], keys, numpy["position"], *state["numpy_gauss"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

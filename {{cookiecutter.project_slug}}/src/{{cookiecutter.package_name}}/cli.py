@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities import rank_zero_info
 
 from .data import {{ cookiecutter.__datamodule_class }}
+from .distributed import check_devices, check_slurm, is_first_process, slurm_job
 {%- if cookiecutter.dataset != "signal" %}
 from .image_data import ImageDataModule
 {%- endif %}
@@ -24,6 +24,7 @@ from .image_data import ImageDataModule
 from .image_folder import ImageFolderDataModule
 {%- endif %}
 from .model import {{ cookiecutter.__model_class }}
+from .runs import RUN_NAME, claim_run_dir, latest_valid, run_of
 from .trainer import Trainer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -52,12 +53,6 @@ class _DropChatter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         return "Tip:" not in message and "Skipping setting a default `ModelSummary`" not in message
-
-
-def next_version_dir(root: Path) -> Path:
-    """`root/version_N` with N one past the highest existing, the same numbering the loggers use."""
-    versions = [int(m[1]) for p in root.glob("version_*") if (m := re.fullmatch(r"version_(\d+)", p.name))]
-    return root / f"version_{max(versions, default=-1) + 1}"
 
 
 @dataclass
@@ -151,24 +146,57 @@ class ProjectCLI(LightningCLI):
 {%- endif %}
         if not self.training:
             return
-        if self.config.ckpt_path:
-            continue_run(trainer, Path(self.config.ckpt_path).resolve().parent.parent)
-        elif trainer.logger is False:
-            trainer.default_root_dir = str(next_version_dir(Path(trainer.default_root_dir or ".")))
+        check_slurm(trainer.plugins)
+        check_devices(trainer)
+        if trainer.strategy == "ddp" and getattr(self.model_class, "ddp_find_unused_parameters", False):
+            trainer.strategy = "ddp_find_unused_parameters_true"  # the model says some parameters sit out a step
+        place_run(self.config)
 
 
-def continue_run(trainer: Any, run: Path) -> None:
-    """Point the trainer's logger (or, without one, its root folder) at the run being resumed, so that
-    it writes on where the run stopped. TensorBoard adds to the run's events; CSVLogger would delete the
-    run's metrics.csv, so the file is first moved aside to metrics-before-resume-N.csv."""
-    if trainer.logger is False:
-        trainer.default_root_dir = str(run)
+def runs_root(trainer: Any) -> Path:
+    """The folder that holds the runs: the logger's save_dir/name, else the trainer's default_root_dir
+    (the folder above it when that names a run already, as in a run's saved config)."""
+    logger = trainer.logger
+    init_args = getattr(logger, "init_args", None)
+    if init_args is not None and init_args.get("save_dir") is not None:
+        return Path(init_args.save_dir) / (init_args.get("name") or "")
+    root = Path(trainer.default_root_dir or "logs")
+    return root.parent if RUN_NAME.fullmatch(root.name) else root
+
+
+def place_run(config: Any) -> None:
+    """Give the run its folder, the same on every process. A run resumed from a checkpoint writes on in
+    the checkpoint's own folder. In a SLURM job the folder is named for the job (logs/slurm-<job>), so a
+    requeued job finds it and goes on from its newest checkpoint. Otherwise the first process claims
+    the next logs/version_N; the others learn it from Lightning (trainer.log_dir and the checkpoint
+    folder are broadcast from the first process)."""
+    trainer = config.trainer
+    root = runs_root(trainer)
+    if config.ckpt_path:
+        use_run(trainer, run_of(Path(config.ckpt_path)), resumed=True)
+    elif job := slurm_job():
+        run = root / f"slurm-{job}"
+        if (found := latest_valid(run)) is not None:
+            config.ckpt_path = str(found[0])
+            rank_zero_info(f"SLURM job {job}: going on with {run} from {found[0]}")
+        elif is_first_process():
+            run.mkdir(parents=True, exist_ok=True)
+        use_run(trainer, run, resumed=found is not None)
+    elif is_first_process():
+        use_run(trainer, claim_run_dir(root), resumed=False)
+
+
+def use_run(trainer: Any, run: Path, resumed: bool) -> None:
+    """Point the trainer (its root folder, and its logger's version) at `run`. On resume, TensorBoard adds
+    to the run's events; CSVLogger would delete the run's metrics.csv, so the file is first moved aside
+    to metrics-before-resume-N.csv."""
+    trainer.default_root_dir = str(run)
+    init_args = getattr(trainer.logger, "init_args", None)
+    if init_args is None or "version" not in init_args:
         return
-    if not (match := re.fullmatch(r"version_(\d+)", run.name)):
-        return
-    trainer.logger.init_args.version = int(match[1])
+    init_args.version = run.name
     metrics = run / "metrics.csv"
-    if trainer.logger.class_path.endswith("CSVLogger") and metrics.is_file():
+    if resumed and trainer.logger.class_path.endswith("CSVLogger") and metrics.is_file() and is_first_process():
         parts = len(list(run.glob("metrics-before-resume-*.csv")))
         metrics.rename(run / f"metrics-before-resume-{parts + 1}.csv")
 

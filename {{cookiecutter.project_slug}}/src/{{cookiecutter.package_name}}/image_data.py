@@ -128,7 +128,10 @@ class ImageDataModule(LightningDataModule):
         return to_model_input(images, self.mean, self.std, self.pixel_max, hp.normalize, **augment), labels
 
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
-        return tensor_loader(self.splits[split], self.hparams.batch_size, shuffle, self.hparams.num_workers)
+        hp = self.hparams
+        return tensor_loader(
+            self.splits[split], hp.batch_size, shuffle=shuffle, num_workers=hp.num_workers, trainer=self.trainer
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

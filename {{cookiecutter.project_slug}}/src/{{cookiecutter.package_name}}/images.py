@@ -6,6 +6,7 @@ from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.loggers.logger import DummyLogger
 from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
@@ -13,16 +14,18 @@ from torchvision.utils import make_grid, save_image
 def log_image_grid(module: L.LightningModule, name: str, images: Tensor, nrow: int) -> Path | None:
     """Log `images` (batch, channels, height, width) as one grid, `nrow` images a row, scaled to [0, 1].
 
-    Returns the PNG's path when one was written (no TensorBoard logger), else None. Nothing is logged
-    while the trainer has no run folder (as when Lightning's tuner runs trial fits).
+    Returns the PNG's path when one was written (no TensorBoard logger), else None. Only the first
+    process logs (it asks no other process anything), and nothing is logged during the trial fits of
+    Lightning's tuner, which swap in a DummyLogger.
     """
-    if not module.trainer.is_global_zero or module.trainer.log_dir is None:  # no run folder while tuning
+    trainer = module.trainer
+    if not trainer.is_global_zero or isinstance(trainer.logger, DummyLogger):
         return None
     grid = make_grid(images.detach().float().cpu(), nrow=nrow, normalize=True, padding=1)
     if isinstance(module.logger, TensorBoardLogger):
         module.logger.experiment.add_image(name, grid, global_step=module.current_epoch)
         return None
-    path = Path(module.trainer.log_dir) / name / f"epoch{module.current_epoch:03d}.png"
+    path = Path(trainer.default_root_dir) / name / f"epoch{module.current_epoch:03d}.png"  # the run folder
     path.parent.mkdir(parents=True, exist_ok=True)
     save_image(grid, path)
     return path

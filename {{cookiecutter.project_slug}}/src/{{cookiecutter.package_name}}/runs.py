@@ -1,4 +1,5 @@
-"""Runs in `logs/version_N/`: their checkpoints, the best and the latest one, and their saved config.
+"""Runs in `logs/version_N/` (or `logs/slurm-<job>/` for a SLURM job): their checkpoints, the best and
+the latest one, and their saved config.
 
 Usage:
     python -m {{ cookiecutter.package_name }}.runs      # every run: epochs, best checkpoint and its score
@@ -11,12 +12,30 @@ import re
 from pathlib import Path
 
 from .checkpoints import UnreadableCheckpointError, UnsafeCheckpointError, load_if_valid
+from .sharding import is_sharded
+
+# The names of run folders: numbered in order, or named for the SLURM job that owns them.
+RUN_NAME = re.compile(r"version_\d+|slurm-[0-9_]+")
 
 
 def run_dirs(logs: Path) -> list[Path]:
     """Run folders under `logs` (any depth, e.g. logs/version_3 or logs/my_exp/version_0), oldest first."""
-    runs = [p for p in logs.glob("**/version_*") if re.fullmatch(r"version_\d+", p.name) and p.is_dir()]
+    runs = [p for p in logs.glob("**/*") if RUN_NAME.fullmatch(p.name) and p.is_dir()]
     return sorted(runs, key=lambda p: p.stat().st_mtime)
+
+
+def claim_run_dir(root: Path) -> Path:
+    """Create and return `root/version_N`, N one past the highest there. The folder is created exclusively:
+    of runs started at the same moment, each gets a folder of its own."""
+    root.mkdir(parents=True, exist_ok=True)
+    while True:
+        versions = [int(m[1]) for p in root.iterdir() if (m := re.fullmatch(r"version_(\d+)", p.name))]
+        run = root / f"version_{max(versions, default=-1) + 1}"
+        try:
+            run.mkdir()
+            return run
+        except FileExistsError:
+            continue  # another run took it first
 
 
 def checkpoint_state(checkpoint: dict, key: str) -> dict | None:
@@ -35,16 +54,18 @@ def best_checkpoint(run: Path) -> Path | None:
     latest, checkpoint = found
     state = checkpoint_state(checkpoint, "ModelCheckpoint") or {}
     if state.get("best_model_path"):
-        best = latest.parent / Path(state["best_model_path"]).name
-        if best.is_file():
+        best = run / "checkpoints" / Path(state["best_model_path"]).name
+        if best.is_file() or is_sharded(best):
             return best
     return latest
 
 
 def latest_valid(run: Path) -> tuple[Path, dict] | None:
-    """The run's latest checkpoint that loads, and its content: last.ckpt, else the most recently
-    written one; truncated or corrupt files are skipped with a warning. Each file is read once."""
-    candidates = sorted((run / "checkpoints").glob("*.ckpt"), key=lambda p: (p.name == "last.ckpt", p.stat().st_mtime))
+    """The run's most recently written checkpoint that loads (last.ckpt among equals), and its content;
+    the checkpoint a SLURM requeue wrote (hpc_ckpt_N.ckpt) competes too. Truncated or corrupt files are
+    skipped with a warning. Each file is read once; of a sharded checkpoint, only its metadata."""
+    found = [*(run / "checkpoints").glob("*.ckpt"), *run.glob("hpc_ckpt_*.ckpt")]
+    candidates = sorted(found, key=lambda p: (p.stat().st_mtime, p.name == "last.ckpt"))
     for path in reversed(candidates):
         if (checkpoint := load_if_valid(path)) is not None:
             return path, checkpoint
@@ -74,7 +95,7 @@ def find_checkpoint(ckpt_path: str | None, logs: Path) -> Path:
     """The given checkpoint, or the best checkpoint of the newest run under `logs` that has one."""
     if ckpt_path:
         path = Path(ckpt_path)
-        if not path.is_file():
+        if not (path.is_file() or is_sharded(path)):
             raise SystemExit(f"error: checkpoint {path} does not exist: pass an existing .ckpt file to --ckpt_path")
         return path
     for run in reversed(run_dirs(logs)):
@@ -83,9 +104,14 @@ def find_checkpoint(ckpt_path: str | None, logs: Path) -> Path:
     raise SystemExit(f"error: no run with checkpoints under {logs}/: train first (python train.py) or pass --ckpt_path")
 
 
+def run_of(ckpt: Path) -> Path:
+    """The run folder a checkpoint belongs to: run/checkpoints/x.ckpt, or run/hpc_ckpt_N.ckpt."""
+    return ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+
+
 def saved_config(ckpt: Path) -> Path | None:
-    """The config.yaml that LightningCLI saved in the run folder of `ckpt` (run/checkpoints/x.ckpt), if any."""
-    config = ckpt.parent.parent / "config.yaml"
+    """The config.yaml that LightningCLI saved in the run folder of `ckpt`, if any."""
+    config = run_of(ckpt) / "config.yaml"
     return config if config.is_file() else None
 
 

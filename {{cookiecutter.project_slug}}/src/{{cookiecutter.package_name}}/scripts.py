@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.tuner import Tuner
 from lightning.pytorch.utilities import rank_zero_info
@@ -68,15 +69,33 @@ def checkpoint_arguments(checkpoint: dict[str, Any]) -> list[str]:
         for name, value in hparams.items():
             if name.startswith("_") or (group == "model" and name in linked):
                 continue
-            flags.append(f"--{group}.{name}={value if isinstance(value, str) else json.dumps(value)}")
+            flags.append(flag(f"{group}.{name}", value))
     return flags
+
+
+def flag(key: str, value: Any) -> str:
+    """A command-line flag that sets `key` to `value` (JSON for anything but a string)."""
+    return f"--{key}={value if isinstance(value, str) else json.dumps(value)}"
+
+
+# Using a checkpoint takes one process on one device, whatever the run that wrote it used: no process group,
+# and Lightning's own environment rather than the SLURM or torchrun one that a training job step has.
+ONE_DEVICE = [
+    "--trainer.devices=1",
+    "--trainer.num_nodes=1",
+    "--trainer.strategy=auto",
+    "--trainer.sync_batchnorm=false",
+    "--trainer.plugins=lightning.pytorch.plugins.environments.LightningEnvironment",
+]
+# The training run's settings that its final evaluation keeps.
+CARRIED = ("accelerator", "precision", "limit_test_batches", "enable_progress_bar", "deterministic", "inference_mode")
 
 
 def cli_from_checkpoint(ckpt: Path, args: list[str]) -> ProjectCLI:
     """A CLI for using a checkpoint (not training it): the model and data module its hyper-parameters
-    describe, with its weights, then `args` on top; no logger, no saved config, no new run."""
+    describe, with its weights, then `args` on top, on one device; no logger, no saved config, no new run."""
     checkpoint = load_checkpoint(ckpt)
-    arguments = [*checkpoint_arguments(checkpoint), *args, "--trainer.logger=false"]
+    arguments = [*checkpoint_arguments(checkpoint), *args, *ONE_DEVICE, "--trainer.logger=false"]
     cli = ProjectCLI(arguments, training=False, save_config_callback=None)
     cli.model.load_state_dict(checkpoint["state_dict"])
     if state := checkpoint.get(type(cli.datamodule).__qualname__):  # what the data module learnt in setup
@@ -87,6 +106,11 @@ def cli_from_checkpoint(ckpt: Path, args: list[str]) -> ProjectCLI:
 def tune(cli: LightningCLI, what: str) -> None:
     """Run Lightning's learning-rate finder or batch-size scaler, use the result for this run, and write
     it into the config the run saves (which then no longer asks to tune)."""
+    if cli.trainer.world_size > 1:
+        raise SystemExit(
+            f"error: --tune {what}: Lightning's tuner runs on one device, and this run has {cli.trainer.world_size}"
+            " processes; tune with one device first, then train with the value it writes into the config"
+        )
     tuner = Tuner(cli.trainer)
     run = Path(cli.trainer.log_dir)
     if what == "lr":
@@ -126,6 +150,28 @@ def evaluate(cli: LightningCLI, weights: str) -> dict[str, float]:
     summary = "  ".join(f"{name}={value:.4f}" for name, value in sorted(metrics.items()))
     print(f"Test of {weights}: {summary}")
     return metrics
+
+
+def finish_on_first_process(trainer: L.Trainer) -> bool:
+    """After a fit on several processes: wait for all of them, let all but the first end, and close the
+    first one's process group, so that it evaluates alone on one device (no sample counted twice, no
+    collective on one process). Whether this process goes on."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        trainer.strategy.barrier("finish_on_first_process")
+        if not trainer.is_global_zero:
+            return False
+        torch.distributed.destroy_process_group()
+    return trainer.is_global_zero
+
+
+def evaluate_on_one_device(cli: LightningCLI, ckpt: Path) -> dict[str, float]:
+    """Test the checkpoint of a multi-process run as evaluate.py does, on one device, with the run's
+    accelerator, precision and logger."""
+    trainer = cli.config.trainer
+    carried = [flag(f"trainer.{key}", trainer[key]) for key in CARRIED if trainer.get(key) is not None]
+    evaluation = cli_from_checkpoint(ckpt, carried)
+    evaluation.trainer.logger = cli.trainer.logger
+    return evaluate(evaluation, str(ckpt))
 
 
 def load_weights(model: L.LightningModule, ckpt_path: str) -> None:

@@ -4,10 +4,13 @@ torch.compile, and tensor datasets held on the GPU."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
+
+from .sharding import shard_nets
 
 
 def use_tensor_cores() -> None:
@@ -17,12 +20,20 @@ def use_tensor_cores() -> None:
         torch.set_float32_matmul_precision("high")
 
 
-def prepare_nets(nets: Iterable[nn.Module], device: torch.device, compile: bool, channels_last: bool = True) -> None:
+def prepare_nets(
+    nets: Iterable[nn.Module], device: torch.device, compile: bool, channels_last: bool = True, mesh: Any = None
+) -> None:
     """Make `nets` fast on `device`: channels_last weights for convolutions on a GPU (the layout its
-    tensor cores want), and `torch.compile` if asked. Weights and their names stay as they are."""
-    for net in nets:
-        if channels_last and device.type == "cuda":
+    tensor cores want), sharded over the processes of `mesh` (FSDP2, see sharding.py; a LightningModule's
+    `device_mesh`, None outside ModelParallelStrategy), and `torch.compile` if asked. The weights' names
+    stay as they are."""
+    nets = list(nets)
+    if channels_last and device.type == "cuda":
+        for net in nets:
             net.to(memory_format=torch.channels_last)
+    if mesh is not None:
+        shard_nets(nets, mesh)
+    for net in nets:
         if compile and not getattr(net, "_compile_requested", False):
             net.compile()  # compiled on the first forward pass; state_dict keys are unchanged
             net._compile_requested = True

@@ -7,19 +7,32 @@ from typing import Any, Literal
 import lightning as L
 import torch
 from lightning.fabric.plugins import CheckpointIO
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.plugins import _PLUGIN_INPUT
+from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities import rank_zero_info
 
-from .checkpoints import AtomicCheckpointIO, RandomState
+from .checkpoints import AtomicCheckpointIO, ExactResume
+from .distributed import SlurmRequeue
 from .speed import use_tensor_cores
 
 Precision = Literal["auto", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true"]
 
 
 def resolve_precision(precision: str, accelerator: Any = "auto") -> str:
-    """Turn "auto" into bf16-mixed on GPUs that support it, 16-mixed on older GPUs, 32-true elsewhere."""
+    """Turn "auto" into bf16-mixed on GPUs that support it, 16-mixed on older GPUs, 32-true elsewhere.
+
+    Mixed precision on a CPU without bfloat16 instructions (Lightning runs 16-mixed as bf16-mixed there)
+    becomes 32-true, saying so: emulated bfloat16 is slower than float32, and some kernels (oneDNN's
+    LSTM) have none at all."""
+    on_gpu = accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    mixed_on_cpu = precision in ("16-mixed", "bf16-mixed") and accelerator in ("auto", "cpu") and not on_gpu
+    if mixed_on_cpu and not cpu_has_bfloat16():
+        rank_zero_info(f"precision: {precision} -> 32-true (this CPU has no bfloat16 instructions)")
+        return "32-true"
     if precision != "auto":
         return precision
-    if not (accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()):
+    if not on_gpu:
         chosen, reason = "32-true", "no CUDA GPU in use"
     elif torch.cuda.is_bf16_supported():
         chosen, reason = "bf16-mixed", f"{torch.cuda.get_device_name()} supports bfloat16"
@@ -29,6 +42,14 @@ def resolve_precision(precision: str, accelerator: Any = "auto") -> str:
     return chosen
 
 
+def cpu_has_bfloat16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (oneDNN's own test)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a PyTorch without oneDNN
+        return False
+
+
 class Trainer(L.Trainer):
     """Lightning's Trainer, plus:
 
@@ -36,19 +57,29 @@ class Trainer(L.Trainer):
       cores for float32 matrix products on GPUs;
     - checkpoints written to a temporary file and renamed into place (AtomicCheckpointIO), unless
       another CheckpointIO plugin is given;
-    - the random states of Python, NumPy and PyTorch saved in checkpoints and restored on resume
-      (RandomState), so that a resumed run ends exactly where an uninterrupted one would.
+    - every process's random states and place in the epoch saved in checkpoints and restored on
+      resume (ExactResume), so that a resumed run ends exactly where an uninterrupted one would;
+    - in a SLURM job with auto-requeue (Lightning's default there), the requeue signal handled at a
+      batch boundary (SlurmRequeue), so that the requeued job resumes exactly too.
     """
 
-    def __init__(self, *args: Any, precision: Precision = "auto", **kwargs: Any) -> None:
-        plugins = kwargs.pop("plugins", None) or []
-        plugins = plugins if isinstance(plugins, list) else [plugins]
+    def __init__(
+        self,
+        *,
+        precision: Precision = "auto",
+        callbacks: list[Callback] | Callback | None = None,
+        plugins: list[_PLUGIN_INPUT] | _PLUGIN_INPUT | None = None,
+        **kwargs: Any,
+    ) -> None:
+        plugins = [] if plugins is None else plugins if isinstance(plugins, list) else [plugins]
         if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
             plugins.append(AtomicCheckpointIO())
-        callbacks = kwargs.pop("callbacks", None) or []
-        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
-        if not any(isinstance(callback, RandomState) for callback in callbacks):
-            callbacks.append(RandomState())
+        callbacks = [] if callbacks is None else callbacks if isinstance(callbacks, list) else [callbacks]
+        if not any(isinstance(callback, ExactResume) for callback in callbacks):
+            callbacks.append(ExactResume())
         precision = resolve_precision(precision, kwargs.get("accelerator", "auto"))
         use_tensor_cores()
-        super().__init__(*args, precision=precision, plugins=plugins, callbacks=callbacks, **kwargs)
+        super().__init__(precision=precision, plugins=plugins, callbacks=callbacks, **kwargs)
+        environment = self._accelerator_connector.cluster_environment
+        if isinstance(environment, SLURMEnvironment) and environment.auto_requeue:
+            self.callbacks.append(SlurmRequeue(environment))
