@@ -7,16 +7,14 @@ from pathlib import Path
 def unused_files(answers: dict[str, str]) -> list[str]:
     """Files of the rendered project that these answers do not use (paths relative to its root)."""
     package = f"src/{answers['package_name']}"
+    engine = f"{package}/engine"
     unused = []
     if answers["task"] not in ("autoencoder", "gan"):
-        unused.append(f"{package}/images.py")
-    if answers["task"] != "classification":
-        unused += [f"{package}/bench.py", "tests/test_bench.py"]
+        unused.append(f"{engine}/images.py")
     if answers["__manual_optimization"] != "yes":
-        unused += [f"{package}/manual_optim.py", "tests/test_manual_optim.py"]
+        unused += [f"{engine}/manual.py", "tests/test_manual.py"]
     if answers["dataset"] == "signal":
-        unused += [f"{package}/image_data.py", f"{package}/bench_data.py", "tests/fake_data.py"]
-        unused += ["tests/test_image_data.py", "tests/test_bench_data.py"]
+        unused += [f"{engine}/image_data.py", "tests/fake_data.py", "tests/test_image_data.py"]
     if answers["dataset"] in ("image_folder", "signal"):  # image_folder: data.py holds the folder module
         unused += [f"{package}/image_folder.py", "tests/test_image_folder.py"]
     return unused

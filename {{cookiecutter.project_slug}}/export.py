@@ -4,7 +4,7 @@
 Usage:
     python export.py                                    # best checkpoint of the newest run, into exports/
     python export.py --ckpt_path logs/version_0/checkpoints/last.ckpt --output exports
-    python export.py --torchscript                      # also TorchScript, while Lightning still offers it
+    python export.py --torchscript true                 # also TorchScript, while Lightning still offers it
 
 Both exports take a batch of any size{% if task == "sequence" %}, of `sequence_length` steps (the export fixes the length){% endif %}.
 Each is run on the same batches as the PyTorch model (sizes 1, 7 and a real batch) and the script
@@ -14,7 +14,6 @@ pip install -e ".[export]".
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,10 +22,11 @@ import lightning
 import numpy as np
 import torch
 from packaging.version import Version
+from lightning.pytorch.cli import LightningArgumentParser
 from torch import Tensor
 
-from {{ cookiecutter.package_name }}.runs import find_checkpoint
-from {{ cookiecutter.package_name }}.scripts import cli_from_checkpoint, run_script
+from {{ cookiecutter.package_name }}.cli import CLI
+from {{ cookiecutter.package_name }}.engine.scripts import run_script
 
 
 def example_batch(cli) -> Tensor:  # noqa: ANN001
@@ -63,22 +63,21 @@ def check(name: str, run: Callable[[Tensor], np.ndarray], model: torch.nn.Module
     return worst
 
 
+def options(parser: LightningArgumentParser) -> None:
+    """export.py's own options, beside the config's."""
+    parser.add_argument("--output", type=str, default="exports", help="Folder for model.onnx, model.pt2 (and model.ts).")
+    parser.add_argument("--torchscript", type=bool, default=False, help="Also export TorchScript (deprecated).")
+
+
 def main(args: list[str] | None = None) -> dict[str, Path]:
     """Export, check, and return the files written by kind."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ckpt_path", help="checkpoint to export (default: the best of the newest run)")
-    parser.add_argument("--logs", default="logs", help="where runs are, to find the newest")
-    parser.add_argument("--output", default="exports", help="folder for model.onnx, model.pt2 (and model.ts)")
-    parser.add_argument("--torchscript", action="store_true", help="also export TorchScript (deprecated)")
-    options, rest = parser.parse_known_args(args)
+    cli = CLI(args, training=False, script_arguments=options)
     import onnxruntime  # the export extras; imported here so that the rest of the project runs without them
 
-    ckpt = find_checkpoint(options.ckpt_path, Path(options.logs))
-    cli = cli_from_checkpoint(ckpt, rest)
     model = cli.model.eval()
     example = example_batch(cli)
     batches = batches_to_check(example)
-    output = Path(options.output)
+    output = Path(cli.config.output)
     output.mkdir(parents=True, exist_ok=True)
     dynamic = ({0: torch.export.Dim("batch", min=1, max=65536)},)
     files = {"onnx": output / "model.onnx", "program": output / "model.pt2"}
@@ -94,7 +93,7 @@ def main(args: list[str] | None = None) -> dict[str, Path]:
     print(f"{files['onnx']}: matches PyTorch within {onnx_error:.1e} on batches of {sizes}")
     print(f"{files['program']}: matches PyTorch within {program_error:.1e}")
 
-    if options.torchscript:
+    if cli.config.torchscript:
         if not hasattr(model, "to_torchscript"):
             print(f"TorchScript: not offered by Lightning {lightning.__version__}; use model.onnx or model.pt2")
         else:

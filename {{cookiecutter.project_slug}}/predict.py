@@ -29,9 +29,10 @@ Each row: a test sequence and the forecast of the next `horizon` steps, one colu
 
 from __future__ import annotations
 
-import argparse
 import csv
 from pathlib import Path
+
+from lightning.pytorch.cli import LightningArgumentParser
 
 import torch
 {%- if task == "gan" %}
@@ -39,15 +40,16 @@ from torchvision.utils import save_image
 {%- endif %}
 {% if images and task != "gan" and cookiecutter.dataset == "image_folder" %}
 from {{ cookiecutter.package_name }}.data import EXTENSIONS, decode
-from {{ cookiecutter.package_name }}.image_data import to_model_input
-from {{ cookiecutter.package_name }}.loaders import DataError
+from {{ cookiecutter.package_name }}.engine.image_data import to_model_input
+from {{ cookiecutter.package_name }}.engine.loaders import DataError
 {%- elif images and task != "gan" %}
-from {{ cookiecutter.package_name }}.image_data import to_model_input
+from {{ cookiecutter.package_name }}.engine.image_data import to_model_input
 from {{ cookiecutter.package_name }}.image_folder import EXTENSIONS, decode
-from {{ cookiecutter.package_name }}.loaders import DataError
+from {{ cookiecutter.package_name }}.engine.loaders import DataError
 {%- endif %}
-from {{ cookiecutter.package_name }}.runs import find_checkpoint, run_of
-from {{ cookiecutter.package_name }}.scripts import cli_from_checkpoint, run_script
+from {{ cookiecutter.package_name }}.engine.runs import run_of
+from {{ cookiecutter.package_name }}.cli import CLI
+from {{ cookiecutter.package_name }}.engine.scripts import run_script
 {%- if images and task != "gan" %}
 
 
@@ -62,29 +64,31 @@ def folder_batches(folder: Path, shape: tuple[int, int, int], batch_size: int = 
 {%- endif %}
 
 
+def options(parser: LightningArgumentParser) -> None:
+    """predict.py's own options, beside the config's."""
+{%- if task == "gan" %}
+    parser.add_argument("--count", type=int, default=64, help="Images to generate.")
+{%- elif task == "sequence" %}
+    parser.add_argument("--horizon", type=int, default=1, help="Steps to forecast after each sequence.")
+{%- else %}
+    parser.add_argument("--input", type=str | None, default=None, help="A folder of images (default: the test split).")
+{%- endif %}
+    parser.add_argument(
+        "--output", type=str | None, default=None, help="The CSV to write (default: predictions.csv in the run folder)."
+    )
+
+
 def main(args: list[str] | None = None) -> Path:
     """Write the predictions and return the CSV's path."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ckpt_path", help="checkpoint to use (default: the best of the newest run)")
-    parser.add_argument("--logs", default="logs", help="where runs are, to find the newest")
-{%- if task == "gan" %}
-    parser.add_argument("--count", type=int, default=64, help="images to generate")
-{%- elif task == "sequence" %}
-    parser.add_argument("--horizon", type=int, default=1, help="steps to forecast after each sequence")
-{%- else %}
-    parser.add_argument("--input", help="a folder of images (default: the test split)")
-{%- endif %}
-    parser.add_argument("--output", help="the CSV to write (default: predictions.csv in the run folder)")
-    options, rest = parser.parse_known_args(args)
-    ckpt = find_checkpoint(options.ckpt_path, Path(options.logs))
-    output = Path(options.output) if options.output else run_of(ckpt) / "predictions.csv"
+    cli = CLI(args, training=False, script_arguments=options)
+    config = cli.config
+    output = Path(config.output) if config.output else run_of(Path(config.ckpt_path)) / "predictions.csv"
     output.parent.mkdir(parents=True, exist_ok=True)
-    cli = cli_from_checkpoint(ckpt, rest)
     model = cli.model.eval()
 {%- if task == "gan" %}
     torch.manual_seed(cli.config.seed_everything or 0)
     with torch.no_grad():
-        samples = model(torch.randn(options.count, model.hparams.latent_dim))
+        samples = model(torch.randn(config.count, model.hparams.latent_dim))
     rows = []
     for index, image in enumerate(samples):
         path = output.with_name(f"{output.stem}-{index:04d}.png")
@@ -96,14 +100,14 @@ def main(args: list[str] | None = None) -> Path:
     rows = []
     history = data.splits["test"].inputs
     with torch.no_grad():
-        forecasts = model.forecast(history, options.horizon)  # (sequences, horizon, variables)
+        forecasts = model.forecast(history, config.horizon)  # (sequences, horizon, variables)
     for index, forecast in enumerate(forecasts):
         steps = {f"step{s + 1}_var{v}": float(value) for s, step in enumerate(forecast) for v, value in enumerate(step)}
         rows.append({"sequence": f"test:{index}", **steps})
 {%- else %}
     data = cli.datamodule
-    if options.input:
-        batches, pixel_max = folder_batches(Path(options.input), model.hparams.input_shape), 255.0
+    if config.input:
+        batches, pixel_max = folder_batches(Path(config.input), model.hparams.input_shape), 255.0
     else:
         data.setup("test")
         test = data.splits["test"]
@@ -118,7 +122,7 @@ def main(args: list[str] | None = None) -> Path:
                 label = int(label)
                 row = {"image": str(source), "class": label, "label": data.class_names[label]}
                 rows.append({**row, "probability": float(probability)})
-    if not options.input:
+    if not config.input:
         for row, target in zip(rows, data.splits["test"].targets.tolist(), strict=True):
             row["target"] = target
 {%- else %}

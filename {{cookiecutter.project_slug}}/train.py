@@ -2,7 +2,8 @@
 
 Usage:
     python train.py
-    python train.py --trainer.max_epochs 3 --model.lr 3e-3 --data.batch_size 128
+    python train.py --trainer.max_epochs 3 --data.batch_size 128
+    python train.py --model.optimizer SGD --model.optimizer.lr 0.1 --model.optimizer.momentum 0.9
     python train.py --config my_experiment.yaml
     python train.py --resume auto                 # go on with the newest run, from its latest valid checkpoint
     python train.py --resume logs/version_2 --trainer.max_epochs 60
@@ -13,19 +14,17 @@ Usage:
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
-from {{ cookiecutter.package_name }}.cli import ProjectCLI
-from {{ cookiecutter.package_name }}.distributed import Requeued
-from {{ cookiecutter.package_name }}.scripts import (
+from {{ cookiecutter.package_name }}.cli import CLI
+from {{ cookiecutter.package_name }}.engine.distributed import Requeued
+from {{ cookiecutter.package_name }}.engine.scripts import (
     evaluate,
     evaluate_on_one_device,
     finish_on_first_process,
     load_weights,
-    resume_arguments,
     run_script,
     tune,
     write_metrics,
@@ -35,10 +34,11 @@ from {{ cookiecutter.package_name }}.scripts import (
 def main(args: list[str] | None = None) -> dict[str, float]:
     """Fit (or resume), test the best checkpoint, save the test metrics in the run folder and return them.
 
-    On several processes every process trains; then the first alone tests the best checkpoint on one
-    device and writes the results. The others return no metrics.
+    With stochastic weight averaging (`--swa.enabled true`) the averaged weights the run ends with are
+    tested instead, saved as averaged.ckpt. On several processes every process trains; then the first
+    alone tests on one device and writes the results. The others return no metrics.
     """
-    cli = ProjectCLI(resume_arguments(sys.argv[1:] if args is None else args))
+    cli = CLI(args)
     trainer = cli.trainer
     if cli.config.tune:
         tune(cli, cli.config.tune)
@@ -49,7 +49,10 @@ def main(args: list[str] | None = None) -> dict[str, float]:
         return {}
     run = Path(trainer.log_dir)  # on every process: under several, a broadcast from the first
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    if not best:
+    if cli.averages_weights:
+        best = str(run / "averaged.ckpt")  # the averaged weights, which no checkpoint holds
+        trainer.save_checkpoint(best, weights_only=False)  # on every process, as Lightning saves
+    elif not best:
         rank_zero_warn("no checkpoint was saved: testing the weights the run ended with")
     several = trainer.world_size > 1
     if several and not best:
@@ -60,7 +63,7 @@ def main(args: list[str] | None = None) -> dict[str, float]:
     if several:
         metrics = evaluate_on_one_device(cli, Path(best))
     else:
-        if best:
+        if best and not cli.averages_weights:
             load_weights(cli.model, best)
         metrics = evaluate(cli, best or "final weights")
     write_metrics(run / "test_metrics.json", metrics, best or None)

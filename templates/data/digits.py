@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .image_data import ImageDataModule, Normalize, stratified_split
+from .engine.image_data import ImageDataModule, Normalize, stratified_split
 
 
 class DigitsDataModule(ImageDataModule):

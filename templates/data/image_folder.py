@@ -11,8 +11,8 @@ from lightning.pytorch.utilities import rank_zero_warn
 from PIL import Image
 from torch import Tensor
 
-from .image_data import ImageDataModule, Normalize, stratified_split
-from .loaders import DataError
+from .engine.image_data import ImageDataModule, Normalize, stratified_split
+from .engine.loaders import DataError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 SPLITS = ("train", "val", "test")

@@ -11,7 +11,7 @@ import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
-from .loaders import DataError, TensorBatches, hold_on_device, tensor_loader
+from .engine.loaders import DataError, TensorBatches, hold_on_device, tensor_loader
 
 
 def generate_signals(count: int, length: int, periods: tuple[float, ...], noise: float, seed: int) -> np.ndarray:

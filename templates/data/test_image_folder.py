@@ -12,7 +12,7 @@ from fake_data import write_image_folder
 from PIL import Image
 
 from {{ cookiecutter.package_name }}.{{ module }} import ImageFolderDataModule
-from {{ cookiecutter.package_name }}.loaders import DataError
+from {{ cookiecutter.package_name }}.engine.loaders import DataError
 
 
 @pytest.fixture

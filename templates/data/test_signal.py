@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from {{ cookiecutter.package_name }}.data import SignalDataModule, generate_signals
-from {{ cookiecutter.package_name }}.loaders import DataError
+from {{ cookiecutter.package_name }}.engine.loaders import DataError
 
 
 def test_generated_windows_have_shifted_targets(datamodule: SignalDataModule) -> None:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from {{ cookiecutter.package_name }}.data import {{ cls }}
-from {{ cookiecutter.package_name }}.loaders import DataError
+from {{ cookiecutter.package_name }}.engine.loaders import DataError
 
 
 def test_splits_hold_the_official_test_set_and_a_stratified_val_split(datamodule: {{ cls }}) -> None:

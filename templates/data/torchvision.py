@@ -28,8 +28,8 @@ import torch
 from torch import Tensor
 from torchvision.datasets import {{ spec.cls }}
 
-from .image_data import ImageDataModule, Normalize, stratified_split
-from .loaders import DataError
+from .engine.image_data import ImageDataModule, Normalize, stratified_split
+from .engine.loaders import DataError
 
 # What torchvision reads, in {{ spec.folder }}
 FILES = "{{ spec.files }}"

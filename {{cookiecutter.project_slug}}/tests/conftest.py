@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import lightning as L
 import pytest
 import torch
+import yaml
+from lightning.pytorch.cli import LightningArgumentParser
 
 {%- if cookiecutter.dataset == "image_folder" %}
 from fake_data import write_image_folder
@@ -20,25 +23,17 @@ from fake_data import write_dataset
 from torchvision.datasets import cifar
 {%- endif %}
 
+from {{ cookiecutter.package_name }}.cli import CLI
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.__datamodule_class }}
+from {{ cookiecutter.package_name }}.engine.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 # Flags that keep test output short; they change nothing that is asserted.
 QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
-{%- if cookiecutter.dataset != "signal" %}
-# The data options configs/default.yaml sets for this task{% if cookiecutter.task == "classification" %} (none: the data module's defaults){% endif %}.
-{%- if cookiecutter.task == "classification" %}
-TASK_DATA_OPTIONS: dict[str, Any] = {}
-{%- elif cookiecutter.task == "autoencoder" %}
-TASK_DATA_OPTIONS: dict[str, Any] = {"shift": 0, "flip": False}
-{%- else %}
-TASK_DATA_OPTIONS: dict[str, Any] = {"shift": 0, "flip": False, "normalize": "symmetric"}
-{%- endif %}
-{%- endif %}
-
+DEFAULT_CONFIG = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())
 
 def load_script(name: str) -> ModuleType:
-    """Import train.py or test.py from the project root as a module."""
+    """Import a script (train.py, evaluate.py, ...) from the project root as a module."""
     spec = importlib.util.spec_from_file_location(f"{name}_script", ROOT / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -70,8 +65,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def quick_trainer(**kwargs: Any) -> L.Trainer:
-    """A quiet CPU Trainer for unit tests: no logger, checkpoints, progress bar or model summary."""
+def quick_trainer(**kwargs: Any) -> Trainer:
+    """The project's Trainer, quiet, on the CPU for unit tests: no logger, checkpoints, progress bar or model summary."""
     defaults = {
         "accelerator": "cpu",
         "logger": False,
@@ -79,7 +74,28 @@ def quick_trainer(**kwargs: Any) -> L.Trainer:
         "enable_progress_bar": False,
         "enable_model_summary": False,
     }
-    return L.Trainer(**{**defaults, **kwargs})
+    return Trainer(**{**defaults, **kwargs})
+
+
+def build_model(data: L.LightningDataModule | None = None, *args: str) -> L.LightningModule:
+    """The model configs/default.yaml describes, with `args` on top (e.g. "--model.net.init_args.width=8"),
+    its arguments linked from the data module taken from `data` (without: the classes' defaults)."""
+    parser = LightningArgumentParser()
+    parser.add_lightning_class_args(CLI.model_class, "model")
+    config = parser.parse_object({"model": DEFAULT_CONFIG["model"]})
+    config = parser.parse_args(list(args), namespace=config)
+    for source, targets in CLI.links.items() if data is not None else ():
+        for target in (targets,) if isinstance(targets, str) else targets:
+            config[target] = getattr(data, source.removeprefix("data."))
+    with warnings.catch_warnings():  # built outside the CLI, the model keeps its networks in its hparams
+        warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`")
+        return parser.instantiate_classes(config).model
+
+
+def data_options(**overrides: Any) -> dict[str, Any]:
+    """The data module's arguments as configs/default.yaml sets them, with `overrides`."""
+    data = DEFAULT_CONFIG["data"]
+    return {**data.get("init_args", data), **overrides}
 
 
 def parameter_ids(optimizer: torch.optim.Optimizer) -> set[int]:
@@ -97,18 +113,18 @@ def datamodule(tmp_path: Path) -> {{ cookiecutter.__datamodule_class }}:
 {%- endif %}
     """The project's data module on data that needs no download, set up."""
 {%- if cookiecutter.dataset == "digits" %}
-    data = DigitsDataModule(batch_size=64, **TASK_DATA_OPTIONS)
+    data = DigitsDataModule(**data_options())
 {%- elif cookiecutter.dataset == "signal" %}
-    data = SignalDataModule(num_series=192, sequence_length=64, batch_size=32)
+    data = SignalDataModule(**data_options(num_series=192, sequence_length=64, batch_size=32))
 {%- elif cookiecutter.dataset == "image_folder" %}
     root = write_image_folder(tmp_path / "images", per_class=60)
-    data = ImageFolderDataModule(str(root), batch_size=16, **TASK_DATA_OPTIONS)
+    data = ImageFolderDataModule(**data_options(root=str(root), batch_size=16))
 {%- else %}
 {%- if cookiecutter.dataset == "cifar10" %}
     skip_checksums(monkeypatch)
 {%- endif %}
     write_dataset(tmp_path)
-    data = {{ cookiecutter.__datamodule_class }}(str(tmp_path), download=False, batch_size=32, **TASK_DATA_OPTIONS)
+    data = {{ cookiecutter.__datamodule_class }}(**data_options(data_dir=str(tmp_path), download=False, batch_size=32))
 {%- endif %}
     data.setup()
     return data

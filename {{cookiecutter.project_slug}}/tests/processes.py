@@ -153,7 +153,7 @@ def wait_for(path: Path, process: subprocess.Popen, timeout: float = 300) -> Non
 
 def weights(run: Path, name: str = "last.ckpt") -> dict[str, torch.Tensor]:
     """The weights of a run's checkpoint."""
-    from {{ cookiecutter.package_name }}.checkpoints import load_checkpoint
+    from {{ cookiecutter.package_name }}.engine.checkpoints import load_checkpoint
 
     return load_checkpoint(run / "checkpoints" / name)["state_dict"]
 

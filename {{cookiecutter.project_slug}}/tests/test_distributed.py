@@ -39,7 +39,7 @@ from processes import (
     weights,
 )
 
-from {{ cookiecutter.package_name }}.checkpoints import load_checkpoint
+from {{ cookiecutter.package_name }}.engine.checkpoints import load_checkpoint
 
 pytestmark = pytest.mark.slow
 evaluate = load_script("test")

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import lightning as L
 import torch
 
-from {{ cookiecutter.package_name }}.image_data import random_flip, random_shift, stratified_split
+from {{ cookiecutter.package_name }}.engine.image_data import random_flip, random_shift, stratified_split
 
 
 def test_random_shift_moves_each_pixel_at_most_the_given_distance() -> None:

@@ -20,9 +20,9 @@ import torch
 from conftest import QUIET, ROOT, load_script
 from lightning.fabric.plugins.io import torch_io
 
-from {{ cookiecutter.package_name }}.checkpoints import AtomicCheckpointIO, UnsafeCheckpointError, load_checkpoint
-from {{ cookiecutter.package_name }}.runs import main as list_runs
-from {{ cookiecutter.package_name }}.scripts import cli_from_checkpoint, resume_arguments
+from {{ cookiecutter.package_name }}.engine.checkpoints import AtomicCheckpointIO, UnsafeCheckpointError, load_checkpoint
+from {{ cookiecutter.package_name }}.engine.runs import main as list_runs
+from {{ cookiecutter.package_name }}.engine.scripts import cli_from_checkpoint, resume_arguments
 
 train, evaluate, predict, export = (load_script(name) for name in ("train", "test", "predict", "export"))
 FAST = [*QUIET, "--trainer.limit_train_batches=4", "--trainer.limit_val_batches=2", "--trainer.log_every_n_steps=1"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from {{ cookiecutter.package_name }}.loaders import (
+from {{ cookiecutter.package_name }}.engine.loaders import (
     DataError,
     EpochLoader,
     EpochShuffle,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from {{ cookiecutter.package_name }}.optim import build_optimizer, build_scheduler
+from {{ cookiecutter.package_name }}.engine.optim import build_optimizer, build_scheduler
 
 
 @pytest.mark.parametrize(

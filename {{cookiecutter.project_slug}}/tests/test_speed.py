@@ -15,8 +15,8 @@ from lightning.pytorch.loggers import CSVLogger
 
 from {{ cookiecutter.package_name }}.cli import LINKS
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.__model_class }}
-from {{ cookiecutter.package_name }}.progress import ProgressBar
-from {{ cookiecutter.package_name }}.speed import channels_last_on_gpu
+from {{ cookiecutter.package_name }}.engine.progress import ProgressBar
+from {{ cookiecutter.package_name }}.engine.speed import channels_last_on_gpu
 
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

@@ -13,8 +13,8 @@ import pytest
 import torch
 from conftest import QUIET, ROOT, load_script
 
-from {{ cookiecutter.package_name }}.runs import claim_run_dir
-from {{ cookiecutter.package_name }}.trainer import cpu_has_bfloat16, resolve_precision
+from {{ cookiecutter.package_name }}.engine.runs import claim_run_dir
+from {{ cookiecutter.package_name }}.engine.trainer import cpu_has_bfloat16, resolve_precision
 
 train = load_script("train")
 evaluate = load_script("test")

@@ -9,13 +9,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .images import log_image_grid
+from .engine.images import log_image_grid
 {%- if cookiecutter.optimizers == "2" %}
-from .manual_optim import ManualOptimization
+from .engine.manual import ManualOptimization
 {%- endif %}
 from .nets import Decoder, Encoder
-from .optim import OptimizerName, SchedulerName, configure_optimizer, schedule_steps
-from .speed import prepare_nets
+from .engine.optim import OptimizerName, SchedulerName, configure_optimizer, schedule_steps
+from .engine.speed import prepare_nets
 
 {% if cookiecutter.optimizers == "1" %}
 class AutoEncoder(L.LightningModule):

@@ -1,4 +1,5 @@
-"""The LightningModule: an image classifier with per-stage accuracy and a configurable optimizer."""
+"""The LightningModule: an image classifier with per-stage accuracy; its network, optimizer{{ "s" if cookiecutter.optimizers == "2" }} and
+schedule{{ "s" if cookiecutter.optimizers == "2" }} come from the config."""
 
 from __future__ import annotations
 
@@ -7,87 +8,79 @@ import lightning as L
 {% endif -%}
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import Tensor, nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 {% if cookiecutter.optimizers == "2" -%}
-from .manual_optim import ManualOptimization
+from .engine.manual import ManualOptimization
 {% endif -%}
-from .nets import SmallCNN
-from .optim import OptimizerName, SchedulerName, configure_optimizer, schedule_steps
-from .speed import prepare_nets
+from .engine.optim import configure
+from .engine.speed import prepare_for_trainer
 
 {% if cookiecutter.optimizers == "1" %}
 class Classifier(L.LightningModule):
-    """A CNN trained with cross-entropy; logs loss and accuracy for train, val and test.
-{%- else %}
-class Classifier(ManualOptimization):
-    """A CNN trained with cross-entropy; logs loss and accuracy for train, val and test.
-
-    Two optimizers, each with its own learning rate and schedule: one for the convolutional
-    backbone (`lr`), one for the linear head (`head_lr`). Lightning cannot step two optimizers
-    automatically, so the training step does (see ManualOptimization), clipping gradients and
-    accumulating them itself.
-{%- endif %}
+    """A network trained with cross-entropy; logs loss and accuracy for train, val and test.
 
     Args:
+        net: The network: images (batch, *input_shape) to class logits (batch, num_classes).
+        optimizer: Builds the optimizer from the parameters (any torch.optim class, from the config).
+        scheduler: Builds the learning-rate schedule from the optimizer (None: constant).
         num_classes: Number of classes (linked from the data module).
         input_shape: Channels, height, width of one image (linked from the data module).
-        width: Channels of the first stage; later stages use 2x and 4x.
-        dropout: Dropout before the classification head.
         label_smoothing: Cross-entropy label smoothing.
-        optimizer: adamw, adam or sgd.
-{%- if cookiecutter.optimizers == "1" %}
-        lr: Peak learning rate.
-{%- else %}
-        lr: Peak learning rate of the backbone.
-        head_lr: Peak learning rate of the head.
-{%- endif %}
-        weight_decay: Weight decay (decoupled for adamw).
-        momentum: SGD momentum (Nesterov); unused by the Adam family.
-        scheduler: warmup_cosine, cosine, step, onecycle, plateau or none.
-        warmup_epochs: Linear warm-up length for warmup_cosine, in epochs (fractions allowed).
-        lrf: Final learning rate as a fraction of `lr` (cosine schedules and onecycle).
-        step_size: Epochs between decays for the step schedule.
-        gamma: Decay factor of the step and plateau schedules.
-        patience: Epochs without val/loss improvement before plateau decays.
-{%- if cookiecutter.optimizers == "2" %}
-        gradient_clip_val: Clip each optimizer's gradient norm to this (None: no clipping).
-        accumulate_grad_batches: Step the optimizers once every this many batches.
-{%- endif %}
-        compile: Compile the networks with torch.compile: faster steps on a GPU, after a slow first one.
     """
 
     def __init__(
         self,
+        net: nn.Module,
+        optimizer: OptimizerCallable,
+        scheduler: LRSchedulerCallable | None = None,
         num_classes: int = 10,
         input_shape: tuple[int, int, int] = (1, 8, 8),
-        width: int = 32,
-        dropout: float = 0.2,
         label_smoothing: float = 0.1,
-        optimizer: OptimizerName = "adamw",
-        lr: float = 3e-3,
-{%- if cookiecutter.optimizers == "2" %}
-        head_lr: float = 3e-3,
-{%- endif %}
-        weight_decay: float = 0.05,
-        momentum: float = 0.9,
-        scheduler: SchedulerName = "warmup_cosine",
-        warmup_epochs: float = 2.0,
-        lrf: float = 0.01,
-        step_size: int = 10,
-        gamma: float = 0.1,
-        patience: int = 5,
-{%- if cookiecutter.optimizers == "2" %}
-        gradient_clip_val: float | None = 1.0,
-        accumulate_grad_batches: int = 1,
-{%- endif %}
-        compile: bool = False,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        self.net = SmallCNN(input_shape[0], num_classes, width=width, dropout=dropout)
+        self.save_hyperparameters()  # built by the CLI: the config of every argument, net and optimizer included
+        self.net, self.optimizer, self.scheduler = net, optimizer, scheduler
+{%- else %}
+class Classifier(ManualOptimization):
+    """A network trained with cross-entropy; logs loss and accuracy for train, val and test.
+
+    Two optimizers, each with its own learning rate and schedule: one for the network's `backbone`,
+    one for its `head`. Lightning cannot step two optimizers automatically, so the training step does
+    (see ManualOptimization), clipping and accumulating as the trainer's flags say.
+
+    Args:
+        net: The network: images (batch, *input_shape) to class logits (batch, num_classes), through
+            its `backbone` then its `head`.
+        backbone_optimizer: Builds the backbone's optimizer (any torch.optim class, from the config).
+        head_optimizer: Builds the head's optimizer.
+        backbone_scheduler: Builds the backbone's learning-rate schedule (None: constant).
+        head_scheduler: Builds the head's learning-rate schedule (None: constant).
+        num_classes: Number of classes (linked from the data module).
+        input_shape: Channels, height, width of one image (linked from the data module).
+        label_smoothing: Cross-entropy label smoothing.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        backbone_optimizer: OptimizerCallable,
+        head_optimizer: OptimizerCallable,
+        backbone_scheduler: LRSchedulerCallable | None = None,
+        head_scheduler: LRSchedulerCallable | None = None,
+        num_classes: int = 10,
+        input_shape: tuple[int, int, int] = (1, 8, 8),
+        label_smoothing: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()  # built by the CLI: the config of every argument, net and optimizers included
+        self.net = net
+        self.backbone_optimizer, self.head_optimizer = backbone_optimizer, head_optimizer
+        self.backbone_scheduler, self.head_scheduler = backbone_scheduler, head_scheduler
+{%- endif %}
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
@@ -95,8 +88,8 @@ class Classifier(ManualOptimization):
         self.example_input_array = torch.zeros(1, *input_shape)
 
     def configure_model(self) -> None:
-        """Once the device is known: channels_last weights on a GPU, sharded under FSDP, torch.compile if `compile`."""
-        prepare_nets([self.net], self.trainer.strategy.root_device, self.hparams.compile, mesh=self.device_mesh)
+        """Once the device is known: channels_last weights on a GPU, sharded under FSDP, compiled if the trainer says."""
+        prepare_for_trainer(self, self.net)
 
     def forward(self, images: Tensor) -> Tensor:
         """Class logits for a batch of normalised images."""
@@ -156,17 +149,11 @@ class Classifier(ManualOptimization):
         return {"class": predicted, "probability": confidence}
 {% if cookiecutter.optimizers == "1" %}
     def configure_optimizers(self) -> dict:
-        total_steps, steps_per_epoch = schedule_steps(self.trainer)
-        return configure_optimizer(
-            self.parameters(), self.hparams.lr, self.hparams, total_steps=total_steps, steps_per_epoch=steps_per_epoch
-        )
+        return configure(self.optimizer, self.scheduler, self.parameters(), self.trainer)
 {%- else %}
     def configure_optimizers(self) -> list[dict]:
-        hp = self.hparams
-        total_steps, steps_per_epoch = schedule_steps(self.trainer, accumulate=hp.accumulate_grad_batches)
-        schedule = {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "monitor": None}
         return [
-            configure_optimizer(self.net.backbone.parameters(), hp.lr, hp, **schedule),
-            configure_optimizer(self.net.head.parameters(), hp.head_lr, hp, **schedule),
+            configure(self.backbone_optimizer, self.backbone_scheduler, self.net.backbone.parameters(), self.trainer),
+            configure(self.head_optimizer, self.head_scheduler, self.net.head.parameters(), self.trainer),
         ]
 {%- endif %}

@@ -18,12 +18,20 @@ class SmallCNN(nn.Module):
     """A VGG-style CNN for small images: three stages of width w, 2w, 4w, global pooling, a linear head.
 
     Works for any input size of at least 4x4 (8x8 digits, 28x28 MNIST, 32x32 CIFAR).
+
+    Args:
+        input_shape: Channels, height, width of one image (linked from the data module).
+        num_classes: Number of classes (linked from the data module).
+        width: Channels of the first stage; later stages use 2x and 4x.
+        dropout: Dropout before the linear head.
     """
 
-    def __init__(self, in_channels: int, num_classes: int, width: int = 32, dropout: float = 0.2) -> None:
+    def __init__(
+        self, input_shape: tuple[int, int, int] = (1, 8, 8), num_classes: int = 10, width: int = 32, dropout: float = 0.2
+    ) -> None:
         super().__init__()
         self.backbone = nn.Sequential(
-            conv_block(in_channels, width),
+            conv_block(input_shape[0], width),
             conv_block(width, width),
             nn.MaxPool2d(2),
             conv_block(width, 2 * width),

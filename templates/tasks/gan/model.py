@@ -6,11 +6,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .images import log_image_grid
-from .manual_optim import ManualOptimization
+from .engine.images import log_image_grid
+from .engine.manual import ManualOptimization
 from .nets import Discriminator, Generator
-from .optim import OptimizerName, SchedulerName, configure_optimizer, schedule_steps, training_batches
-from .speed import prepare_nets
+from .engine.optim import OptimizerName, SchedulerName, configure_optimizer, schedule_steps, training_batches
+from .engine.speed import prepare_nets
 
 
 def mmd(real: Tensor, generated: Tensor) -> Tensor:

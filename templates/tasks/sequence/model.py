@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .manual_optim import ManualOptimization
+from .engine.manual import ManualOptimization
 from .nets import LSTMForecaster
-from .optim import OptimizerName, SchedulerName, configure_optimizer, schedule_steps, training_batches
-from .speed import prepare_nets
+from .engine.optim import OptimizerName, SchedulerName, configure_optimizer, schedule_steps, training_batches
+from .engine.speed import prepare_nets
 
 
 class Forecaster(ManualOptimization):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
@@ -18,6 +19,14 @@ def use_tensor_cores() -> None:
     products, float32 accumulation): several times faster, with no visible effect on training."""
     if torch.cuda.is_available():
         torch.set_float32_matmul_precision("high")
+
+
+def prepare_for_trainer(module: L.LightningModule, *nets: nn.Module) -> None:
+    """Make the module's `nets` fast where its trainer runs them (call from `configure_model`): see
+    `prepare_nets`; compiled when the trainer's `compile` flag is on."""
+    trainer = module.trainer
+    compile = getattr(trainer, "compile", False)
+    prepare_nets(nets, trainer.strategy.root_device, compile, mesh=module.device_mesh)
 
 
 def prepare_nets(

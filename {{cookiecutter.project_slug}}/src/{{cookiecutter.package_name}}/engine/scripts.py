@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
+import functools
 import json
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +17,8 @@ from lightning.pytorch.tuner import Tuner
 from lightning.pytorch.utilities import rank_zero_info
 
 from .checkpoints import UnreadableCheckpointError, UnsafeCheckpointError, load_checkpoint
-from .cli import LINKS, ProjectCLI
+from .cli import ProjectCLI
 from .loaders import DataError
-from .runs import find_run, latest_checkpoint, saved_config
 
 # Errors whose message says what to do: a script ends on them with that one line, not a traceback.
 USER_ERRORS = (DataError, UnsafeCheckpointError, UnreadableCheckpointError)
@@ -32,75 +32,13 @@ def run_script(main: Callable[[], object]) -> None:
         sys.exit(f"error: {error}")
 
 
-def resume_arguments(args: list[str], logs: Path = Path("logs")) -> list[str]:
-    """Turn `--resume auto|RUN` into `--ckpt_path` (the run's latest valid checkpoint), and put the
-    config saved with the checkpoint's run first, so the run goes on as it was set up; any other
-    flags still apply on top (e.g. `--trainer.max_epochs 50` to train longer)."""
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--resume")
-    pre.add_argument("--ckpt_path")
-    known, rest = pre.parse_known_args(args)
-    if known.resume:
-        run = find_run(known.resume, logs)
-        checkpoint = latest_checkpoint(run)
-        if checkpoint is None:
-            raise SystemExit(f"error: --resume {known.resume}: {run} has no valid checkpoint to resume from")
-    elif known.ckpt_path:
-        checkpoint = Path(known.ckpt_path)
-        load_checkpoint(checkpoint)  # refuse a corrupt or unsafe file before anything is set up
-    else:
-        return args
-    config = saved_config(checkpoint)
-    rank_zero_info(f"resuming from {checkpoint}" + (f" with {config}" if config else ""))
-    return [*(["--config", str(config)] if config else []), *rest, "--ckpt_path", str(checkpoint)]
-
-
-def checkpoint_arguments(checkpoint: dict[str, Any]) -> list[str]:
-    """Command-line flags that rebuild the model and data module from the hyper-parameters a checkpoint
-    stores (the model's linked arguments follow from the data module by themselves)."""
-    linked = {target.split(".", 1)[1] for target in LINKS.values()}
-    flags = []
-    model, data = checkpoint.get("hyper_parameters", {}), checkpoint.get("datamodule_hyper_parameters", {})
-    for group, hparams in (("model", model), ("data", data)):
-{%- if cookiecutter.dataset != "signal" %}
-        if group == "data" and "_class_path" in hparams:
-            flags += ["--data", hparams["_class_path"]]
-{%- endif %}
-        for name, value in hparams.items():
-            if name.startswith("_") or (group == "model" and name in linked):
-                continue
-            flags.append(flag(f"{group}.{name}", value))
-    return flags
-
-
 def flag(key: str, value: Any) -> str:
     """A command-line flag that sets `key` to `value` (JSON for anything but a string)."""
     return f"--{key}={value if isinstance(value, str) else json.dumps(value)}"
 
 
-# Using a checkpoint takes one process on one device, whatever the run that wrote it used: no process group,
-# and Lightning's own environment rather than the SLURM or torchrun one that a training job step has.
-ONE_DEVICE = [
-    "--trainer.devices=1",
-    "--trainer.num_nodes=1",
-    "--trainer.strategy=auto",
-    "--trainer.sync_batchnorm=false",
-    "--trainer.plugins=lightning.pytorch.plugins.environments.LightningEnvironment",
-]
 # The training run's settings that its final evaluation keeps.
 CARRIED = ("accelerator", "precision", "limit_test_batches", "enable_progress_bar", "deterministic", "inference_mode")
-
-
-def cli_from_checkpoint(ckpt: Path, args: list[str]) -> ProjectCLI:
-    """A CLI for using a checkpoint (not training it): the model and data module its hyper-parameters
-    describe, with its weights, then `args` on top, on one device; no logger, no saved config, no new run."""
-    checkpoint = load_checkpoint(ckpt)
-    arguments = [*checkpoint_arguments(checkpoint), *args, *ONE_DEVICE, "--trainer.logger=false"]
-    cli = ProjectCLI(arguments, training=False, save_config_callback=None)
-    cli.model.load_state_dict(checkpoint["state_dict"])
-    if state := checkpoint.get(type(cli.datamodule).__qualname__):  # what the data module learnt in setup
-        cli.datamodule.load_state_dict(state)
-    return cli
 
 
 def tune(cli: LightningCLI, what: str) -> None:
@@ -116,29 +54,51 @@ def tune(cli: LightningCLI, what: str) -> None:
     if what == "lr":
         if not cli.model.automatic_optimization:
             raise SystemExit(
-                "error: --tune lr: {{ cookiecutter.__model_class }} steps its optimizers itself, which Lightning's"
-                " learning-rate finder cannot drive; set model.lr by hand"
+                f"error: --tune lr: {type(cli.model).__name__} steps its optimizers itself, which Lightning's"
+                " learning-rate finder cannot drive; set the optimizers' lr by hand"
             )
-        finder = tuner.lr_find(cli.model, datamodule=cli.datamodule)
-        if finder is None or finder.suggestion() is None:
-            raise SystemExit("error: --tune lr: the learning-rate finder found no suggestion (the loss never fell)")
+        finder = tuner.lr_find(cli.model, datamodule=cli.datamodule, update_attr=False)
         run.mkdir(parents=True, exist_ok=True)
-        finder.plot(suggest=True).savefig(run / "lr_find.png")
-        cli.config.model.lr = cli.model.hparams.lr = float(finder.suggestion())
-        rank_zero_info(f"--tune lr: model.lr = {cli.model.hparams.lr:.3g}; the curve is in {run / 'lr_find.png'}")
+        plot = run / "lr_find.png"
+        if finder is not None:
+            finder.plot(suggest=False).savefig(plot)
+        lr = None if finder is None else sound_lr(finder.results["lr"], finder.results["loss"])
+        if lr is None:
+            raise SystemExit(
+                f"error: --tune lr: the loss does not clearly fall anywhere on the learning-rate curve ({plot});"
+                " keep the configured learning rate or choose one from the plot"
+            )
+        init_args = cli.config.model.optimizer.init_args
+        before, init_args.lr = init_args.lr, lr
+        cli.model.hparams.optimizer["init_args"]["lr"] = lr
+        cli.model.optimizer = functools.partial(cli.model.optimizer, lr=lr)
+        rank_zero_info(f"--tune lr: model.optimizer.lr {before:.3g} -> {lr:.3g}; the curve is in {plot}")
     else:
         size = tuner.scale_batch_size(cli.model, datamodule=cli.datamodule, mode="power")
-{%- if cookiecutter.dataset == "signal" %}
-        cli.config.data.batch_size = size
-{%- else %}
-        cli.config.data.init_args.batch_size = size
-{%- endif %}
+        data = cli.config.data
+        (data.init_args if "init_args" in data else data).batch_size = size
         rank_zero_info(f"--tune batch_size: data.batch_size = {size}")
     cli.config.tune = None
     # The tuner's trial fits already saved the config as it was: save it again with the result.
     for callback in cli.trainer.callbacks:
         if isinstance(callback, SaveConfigCallback):
             callback.already_saved = False
+
+
+def sound_lr(lrs: list[float], losses: list[float], drop: float = 0.1, skip: int = 10) -> float | None:
+    """A tenth of the learning rate at the lowest point of the (smoothed) loss curve: the rule that holds
+    up across models, where Lightning's steepest-slope suggestion can sit on noise before the curve
+    falls at all. The first `skip` points (a few batches, too noisy) and the last one are left out.
+    None when the lowest point is not at least `drop` (a share of the loss where the curve starts)
+    below the start: then there is no clear descent to go by."""
+    points = [(lr, loss) for lr, loss in zip(lrs, losses, strict=True) if math.isfinite(loss)][skip:-1]
+    if len(points) < 10:
+        return None
+    start = sum(loss for _, loss in points[:5]) / 5
+    lowest_lr, lowest = min(points, key=lambda point: point[1])
+    if lowest > start * (1 - drop):
+        return None
+    return lowest_lr / 10
 
 
 def evaluate(cli: LightningCLI, weights: str) -> dict[str, float]:
@@ -164,12 +124,12 @@ def finish_on_first_process(trainer: L.Trainer) -> bool:
     return trainer.is_global_zero
 
 
-def evaluate_on_one_device(cli: LightningCLI, ckpt: Path) -> dict[str, float]:
-    """Test the checkpoint of a multi-process run as evaluate.py does, on one device, with the run's
-    accelerator, precision and logger."""
+def evaluate_on_one_device(cli: ProjectCLI, ckpt: Path) -> dict[str, float]:
+    """Test a checkpoint of the run as evaluate.py does, on one device, with the run's accelerator,
+    precision and logger."""
     trainer = cli.config.trainer
     carried = [flag(f"trainer.{key}", trainer[key]) for key in CARRIED if trainer.get(key) is not None]
-    evaluation = cli_from_checkpoint(ckpt, carried)
+    evaluation = type(cli)([*carried, f"--ckpt_path={ckpt}"], training=False)
     evaluation.trainer.logger = cli.trainer.logger
     return evaluate(evaluation, str(ckpt))
 

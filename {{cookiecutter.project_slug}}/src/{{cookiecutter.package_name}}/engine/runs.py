@@ -2,7 +2,7 @@
 the latest one, and their saved config.
 
 Usage:
-    python -m {{ cookiecutter.package_name }}.runs      # every run: epochs, best checkpoint and its score
+    python -m {{ cookiecutter.package_name }}.engine.runs      # every run: epochs, best checkpoint and its score
 """
 
 from __future__ import annotations

@@ -60,7 +60,13 @@ class Trainer(L.Trainer):
     - every process's random states and place in the epoch saved in checkpoints and restored on
       resume (ExactResume), so that a resumed run ends exactly where an uninterrupted one would;
     - in a SLURM job with auto-requeue (Lightning's default there), the requeue signal handled at a
-      batch boundary (SlurmRequeue), so that the requeued job resumes exactly too.
+      batch boundary (SlurmRequeue), so that the requeued job resumes exactly too;
+    - `compile`: torch.compile the model's networks (in its configure_model);
+    - gradient clipping and accumulation for models that step their optimizers themselves
+      (ManualOptimization), which Lightning refuses for them: they are handed to the model at `fit`.
+
+    Args:
+        compile: Compile the networks with torch.compile: faster steps on a GPU, after a slow first one.
     """
 
     def __init__(
@@ -69,8 +75,11 @@ class Trainer(L.Trainer):
         precision: Precision = "auto",
         callbacks: list[Callback] | Callback | None = None,
         plugins: list[_PLUGIN_INPUT] | _PLUGIN_INPUT | None = None,
+        compile: bool = False,
         **kwargs: Any,
     ) -> None:
+        self.compile = compile
+        self._step_settings: tuple[Any, ...] | None = None
         plugins = [] if plugins is None else plugins if isinstance(plugins, list) else [plugins]
         if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
             plugins.append(AtomicCheckpointIO())
@@ -83,3 +92,13 @@ class Trainer(L.Trainer):
         environment = self._accelerator_connector.cluster_environment
         if isinstance(environment, SLURMEnvironment) and environment.auto_requeue:
             self.callbacks.append(SlurmRequeue(environment))
+
+    def fit(self, model: L.LightningModule, *args: Any, **kwargs: Any) -> None:
+        """Lightning's fit; a model that steps its own optimizers first takes over clipping and accumulation."""
+        take = getattr(model, "take_step_settings", None)  # ManualOptimization's
+        if take is not None:
+            if self._step_settings is None:
+                self._step_settings = (self.gradient_clip_val, self.gradient_clip_algorithm, self.accumulate_grad_batches)
+                self.gradient_clip_val, self.accumulate_grad_batches = None, 1
+            take(*self._step_settings)
+        super().fit(model, *args, **kwargs)

@@ -6,7 +6,7 @@ import lightning as L
 import pytest
 import torch
 
-from {{ cookiecutter.package_name }}.manual_optim import ManualOptimization
+from {{ cookiecutter.package_name }}.engine.manual import ManualOptimization
 
 
 class Pull(ManualOptimization):

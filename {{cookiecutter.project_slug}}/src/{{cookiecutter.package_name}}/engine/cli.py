@@ -1,0 +1,303 @@
+"""The command line shared by the scripts: LightningCLI with this project's defaults, run folders and resume."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import lightning as L
+from jsonargparse import Namespace
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities import rank_zero_info
+
+from .checkpoints import UnsafeCheckpointError, load_checkpoint
+from .distributed import check_devices, check_slurm, is_first_process, slurm_job
+from .runs import RUN_NAME, claim_run_dir, find_checkpoint, find_run, latest_checkpoint, latest_valid, run_of, saved_config
+from .trainer import Trainer
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
+
+# Deprecation notices about Lightning's own use of jsonargparse and torch: nothing this project can act on.
+os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
+warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+
+# Using a checkpoint takes one process on one device, whatever the run that wrote it used: no process group,
+# and Lightning's own environment rather than the SLURM or torchrun one that a training job step has.
+ONE_DEVICE = [
+    "--trainer.devices=1",
+    "--trainer.num_nodes=1",
+    "--trainer.strategy=auto",
+    "--trainer.sync_batchnorm=false",
+    "--trainer.plugins=lightning.pytorch.plugins.environments.LightningEnvironment",
+    "--trainer.logger=false",
+]
+# Where classes named by a checkpoint may come from, besides the project's own package.
+TRUSTED_PACKAGES = ("torch", "lightning", "torchmetrics")
+class _DropChatter(logging.Filter):
+    """Hide Lightning's advertising tips and its note about our own model summary; keep every other message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return "Tip:" not in message and "Skipping setting a default `ModelSummary`" not in message
+
+
+@dataclass
+class SWA:
+    """Stochastic weight averaging: Lightning's StochasticWeightAveraging callback, switched on here.
+
+    Args:
+        enabled: Average the weights of the last epochs (needs automatic optimization: one optimizer).
+        lrs: Learning rate during the averaging phase.
+        epoch_start: First averaged epoch, as a fraction of max_epochs (or an epoch number).
+        annealing_epochs: Epochs over which the learning rate moves to `lrs`.
+    """
+
+    enabled: bool = False
+    lrs: float = 1e-3
+    epoch_start: float = 0.8
+    annealing_epochs: int = 5
+
+
+class ProjectCLI(LightningCLI):
+    """Parses configs/default.yaml, then any `--config` files, then command-line flags, and builds the run.
+
+    A project subclasses it to name its LightningModule (`model_class`), its data module
+    (`datamodule_class`; with `subclass_mode_data`, any subclass of it that the config names) and the
+    model's arguments that follow from the data module (`links`: data attribute -> model argument(s)).
+
+    Training (`training=True`): `--resume auto|RUN` or `--ckpt_path` go on with a run, from its latest
+    valid checkpoint, with the config saved in its folder applied first; a new run claims its own
+    `logs/version_N` folder. Using a checkpoint (`training=False`, for evaluate/predict/export):
+    the model and data module are rebuilt from the hyper-parameters the checkpoint stores, with its
+    weights, on one device, then the flags given apply on top; nothing is logged or saved.
+
+    Args:
+        args: Arguments to parse instead of `sys.argv[1:]`.
+        training: Build for training (see above), else for using a checkpoint.
+        script_arguments: Adds a script's own options to the parser (they show in `--help`).
+    """
+
+    model_class: ClassVar[type[L.LightningModule]]
+    datamodule_class: ClassVar[type[L.LightningDataModule]]
+    subclass_mode_data: ClassVar[bool] = False
+    links: ClassVar[dict[str, str | tuple[str, ...]]] = {}
+
+    def __init__(
+        self,
+        args: list[str] | None = None,
+        *,
+        training: bool = True,
+        script_arguments: Callable[[LightningArgumentParser], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.training = training
+        self.script_arguments = script_arguments
+        self.checkpoint: dict[str, Any] | None = None  # the checkpoint used, when not training
+        for handler in logging.getLogger("lightning.pytorch").handlers:
+            handler.addFilter(_DropChatter())
+        if not training:
+            kwargs.setdefault("save_config_callback", None)
+        super().__init__(
+            type(self).model_class,
+            type(self).datamodule_class,
+            subclass_mode_data=type(self).subclass_mode_data,
+            trainer_class=Trainer,
+            seed_everything_default=42,
+            parser_kwargs={"default_config_files": [str(DEFAULT_CONFIG)]},
+            save_config_kwargs={"overwrite": True},  # a resumed run rewrites its own config.yaml
+            auto_configure_optimizers=False,
+            run=False,
+            args=args,
+            **kwargs,
+        )
+
+    @property
+    def averages_weights(self) -> bool:
+        """Whether stochastic weight averaging is on (the model then ends training with averaged weights)."""
+        swa = self.config.get("swa")
+        return bool(swa and swa.enabled)
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument(
+            "--ckpt_path",
+            type=str | None,
+            default=None,
+            help="Checkpoint to resume from (train.py) or to use (default there: the best of the newest run).",
+        )
+        if self.training:
+            parser.add_argument(
+                "--resume",
+                type=str | None,
+                default=None,
+                help="Go on with a run from its latest valid checkpoint: auto (the newest run) or a run folder.",
+            )
+            parser.add_argument(
+                "--tune",
+                type=Literal["lr", "batch_size"] | None,
+                default=None,
+                help="Before training, find the learning rate (lr) or the largest batch size that fits (batch_size).",
+            )
+            if not hasattr(self.model_class, "take_step_settings"):  # StochasticWeightAveraging needs automatic optimization
+                parser.add_argument("--swa", type=SWA, default=SWA(), help="Stochastic weight averaging.")
+        if self.script_arguments is not None:
+            self.script_arguments(parser)
+        for source, targets in self.links.items():
+            for target in (targets,) if isinstance(targets, str) else targets:
+                parser.link_arguments(source, target, apply_on="instantiate")
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: list[str] | None) -> None:
+        """Parse `args` (or `sys.argv[1:]`), then: for training, put the config of the run to resume first;
+        for using a checkpoint, the hyper-parameters it stores first."""
+        args = sys.argv[1:] if args is None else list(args)
+        config = parser.parse_args(args)
+        logs = runs_root(config.trainer)
+        if self.training and (config.resume or config.ckpt_path):
+            checkpoint = resume_point(config.resume, config.ckpt_path, logs)
+            saved = saved_config(checkpoint)
+            rank_zero_info(f"resuming from {checkpoint}" + (f" with {saved}" if saved else ""))
+            config = parser.parse_args([*(["--config", str(saved)] if saved else []), *args, f"--ckpt_path={checkpoint}"])
+            config.resume = None
+        elif not self.training:
+            checkpoint = find_checkpoint(config.ckpt_path, logs)
+            self.checkpoint = load_checkpoint(checkpoint)
+            stored = checkpoint_config(self.checkpoint, trusted=(self.model_class.__module__.split(".")[0],))
+            config = parser.parse_object(stored, parser.get_defaults())
+            config = parser.parse_args([*args, *ONE_DEVICE, f"--ckpt_path={checkpoint}"], namespace=config)
+        self.config = config
+
+    def before_instantiate_classes(self) -> None:
+        trainer = self.config.trainer
+        # A flag that turns a feature off also removes the config's callbacks for it (Lightning would raise).
+        if trainer.logger is False:
+            drop_callbacks(trainer, "LearningRateMonitor", "logger", say=self.training)
+        if trainer.enable_progress_bar is False:
+            drop_callbacks(trainer, "ProgressBar", "enable_progress_bar", say=self.training)
+        if trainer.enable_model_summary is False:
+            drop_callbacks(trainer, "ModelSummary", "enable_model_summary", say=self.training)
+        if not self.training:
+            return
+        if self.averages_weights:
+            swa = self.config.swa
+            averaging = Namespace(swa_lrs=swa.lrs, swa_epoch_start=swa.epoch_start, annealing_epochs=swa.annealing_epochs)
+            callback = Namespace(class_path="lightning.pytorch.callbacks.StochasticWeightAveraging", init_args=averaging)
+            trainer.callbacks = [*(trainer.callbacks or []), callback]
+        check_slurm(trainer.plugins)
+        check_devices(trainer)
+        if trainer.strategy == "ddp" and getattr(self.model_class, "ddp_find_unused_parameters", False):
+            trainer.strategy = "ddp_find_unused_parameters_true"  # the model says some parameters sit out a step
+        place_run(self.config)
+
+    def instantiate_classes(self) -> None:
+        """Build the model, data module and trainer; when using a checkpoint, load its weights and the data
+        module's state (what it learnt in setup)."""
+        super().instantiate_classes()
+        if self.checkpoint is not None:
+            self.model.load_state_dict(self.checkpoint["state_dict"])
+            if state := self.checkpoint.get(type(self.datamodule).__qualname__):
+                self.datamodule.load_state_dict(state)
+
+
+def resume_point(resume: str | None, ckpt_path: str | None, logs: Path) -> Path:
+    """The checkpoint to resume from: the latest valid one of the run `resume` names, else `ckpt_path`
+    (refused before anything is set up if it is corrupt or unsafe)."""
+    if resume:
+        run = find_run(resume, logs)
+        checkpoint = latest_checkpoint(run)
+        if checkpoint is None:
+            raise SystemExit(f"error: --resume {resume}: {run} has no valid checkpoint to resume from")
+        return checkpoint
+    checkpoint = Path(ckpt_path)
+    load_checkpoint(checkpoint, require_weights=False)
+    return checkpoint
+
+
+def checkpoint_config(checkpoint: dict[str, Any], trusted: tuple[str, ...]) -> dict[str, Any]:
+    """The model and data sections of a config, from the hyper-parameters a checkpoint stores. Every class
+    they name must come from the `trusted` packages or torch/Lightning: nothing else is imported."""
+    sections = {}
+    for section, key in (("model", "hyper_parameters"), ("data", "datamodule_hyper_parameters")):
+        hparams = dict(checkpoint.get(key) or {})
+        values = {name: value for name, value in hparams.items() if not name.startswith("_")}
+        class_path = hparams.get("_class_path")
+        sections[section] = {"class_path": class_path, "init_args": values} if class_path else values
+    check_class_paths(sections, (*trusted, *TRUSTED_PACKAGES))
+    return sections
+
+
+def check_class_paths(value: Any, trusted: tuple[str, ...]) -> None:
+    """Refuse any `class_path` in `value` (nested dicts and lists) outside the `trusted` packages."""
+    if isinstance(value, dict):
+        path = value.get("class_path")
+        if isinstance(path, str) and path.split(".")[0] not in trusted:
+            raise UnsafeCheckpointError(
+                f"the checkpoint names class {path!r}, outside this project and {', '.join(TRUSTED_PACKAGES)}: refused"
+            )
+        for item in value.values():
+            check_class_paths(item, trusted)
+    elif isinstance(value, list):
+        for item in value:
+            check_class_paths(item, trusted)
+
+
+def runs_root(trainer: Any) -> Path:
+    """The folder that holds the runs: the logger's save_dir/name, else the trainer's default_root_dir
+    (the folder above it when that names a run already, as in a run's saved config)."""
+    logger = trainer.logger
+    init_args = getattr(logger, "init_args", None)
+    if init_args is not None and init_args.get("save_dir") is not None:
+        return Path(init_args.save_dir) / (init_args.get("name") or "")
+    root = Path(trainer.default_root_dir or "logs")
+    return root.parent if RUN_NAME.fullmatch(root.name) else root
+
+
+def place_run(config: Any) -> None:
+    """Give the run its folder, the same on every process. A run resumed from a checkpoint writes on in
+    the checkpoint's own folder. In a SLURM job the folder is named for the job (logs/slurm-<job>), so a
+    requeued job finds it and goes on from its newest checkpoint. Otherwise the first process claims
+    the next logs/version_N; the others learn it from Lightning (trainer.log_dir and the checkpoint
+    folder are broadcast from the first process)."""
+    trainer = config.trainer
+    root = runs_root(trainer)
+    if config.ckpt_path:
+        use_run(trainer, run_of(Path(config.ckpt_path)), resumed=True)
+    elif job := slurm_job():
+        run = root / f"slurm-{job}"
+        if (found := latest_valid(run)) is not None:
+            config.ckpt_path = str(found[0])
+            rank_zero_info(f"SLURM job {job}: going on with {run} from {found[0]}")
+        elif is_first_process():
+            run.mkdir(parents=True, exist_ok=True)
+        use_run(trainer, run, resumed=found is not None)
+    elif is_first_process():
+        use_run(trainer, claim_run_dir(root), resumed=False)
+
+
+def use_run(trainer: Any, run: Path, resumed: bool) -> None:
+    """Point the trainer (its root folder, and its logger's version) at `run`. On resume, TensorBoard adds
+    to the run's events; CSVLogger would delete the run's metrics.csv, so the file is first moved aside
+    to metrics-before-resume-N.csv."""
+    trainer.default_root_dir = str(run)
+    init_args = getattr(trainer.logger, "init_args", None)
+    if init_args is None or "version" not in init_args:
+        return
+    init_args.version = run.name
+    metrics = run / "metrics.csv"
+    if resumed and trainer.logger.class_path.endswith("CSVLogger") and metrics.is_file() and is_first_process():
+        parts = len(list(run.glob("metrics-before-resume-*.csv")))
+        metrics.rename(run / f"metrics-before-resume-{parts + 1}.csv")
+
+
+def drop_callbacks(trainer: Any, suffix: str, flag: str, say: bool = True) -> None:
+    """Remove the configured callbacks whose class name ends with `suffix`, saying so if `say`."""
+    kept = [c for c in trainer.callbacks or [] if not c.class_path.endswith(suffix)]
+    if len(kept) != len(trainer.callbacks or []):
+        if say:
+            rank_zero_info(f"trainer.{flag} is off: the {suffix} callback is left out")
+        trainer.callbacks = kept
