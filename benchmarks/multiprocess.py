@@ -21,9 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cookiecutter.main import cookiecutter
+from project import render
 
-TEMPLATE = Path(__file__).resolve().parents[1]
 TASKS = {
     "classification": ("digits", "1"),
     "autoencoder": ("digits", "1"),
@@ -61,7 +60,7 @@ def main() -> None:
             dataset, optimizers = TASKS[task]
             answers = {"task": task, "dataset": dataset, "optimizers": optimizers}
             output = Path(temporary) / task
-            project = Path(cookiecutter(str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(output)))
+            project = render(output, **answers)
             flags = [*QUIET, f"--trainer.max_epochs={options.epochs}"]
             one, one_metrics = timed_fit(project, output / "one", flags)
             two, two_metrics = timed_fit(project, output / "two", [*flags, *DDP])

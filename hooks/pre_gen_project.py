@@ -9,11 +9,16 @@ IMAGE_TASKS = {"classification", "autoencoder", "gan"}
 IMAGE_DATASETS = {"digits", "mnist", "fashion_mnist", "cifar10", "image_folder"}
 SERIES_DATASETS = {"signal"}
 
-# Import names the generated project needs: a package with one of these names would shadow it.
+# Import names the generated project needs: a package with one of these names would shadow it, or be
+# shadowed by a script or test module of the project (the scripts' folder comes first on sys.path).
 TAKEN_NAMES = {
     *("lightning", "torch", "torchvision", "torchmetrics", "jsonargparse", "sklearn", "numpy", "rich"),
-    *("tensorboard", "PIL", "tests"),
+    *("tensorboard", "PIL", "yaml", "onnx", "onnxruntime", "packaging", "optuna", "wandb", "mlflow"),
+    *("tests", "conftest", "fake_data", "processes"),
 }
+# The project's scripts and the names scripts may take as it grows: `python train.py` would import the
+# script instead of a package of the same name.
+SCRIPT_NAMES = {"train", "evaluate", "predict", "export", "sweep", "test", "tune", "benchmark"}
 SLUG_PATTERN = re.compile(r"[a-z][a-z0-9_-]*")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -44,6 +49,11 @@ def check_package(name: str) -> list[str]:
         ]
     if keyword.iskeyword(name):
         return [f"package_name {name!r} is a Python keyword: pick another name (e.g. '{name}_model')"]
+    if name in SCRIPT_NAMES:
+        return [
+            f"package_name {name!r} is the name of one of the project's scripts ({', '.join(sorted(SCRIPT_NAMES))}),"
+            f" which would be imported instead of the package: pick another name (e.g. '{name}_project')"
+        ]
     if name in TAKEN_NAMES or name in sys.stdlib_module_names:
         return [
             f"package_name {name!r} would shadow the module of the same name that the project imports:"

@@ -18,6 +18,12 @@ REFUSED = {
     "package-keyword": ({"package_name": "class"}, "package_name 'class' is a Python keyword"),
     "package-shadows-torch": ({"package_name": "torch"}, "package_name 'torch' would shadow"),
     "package-shadows-stdlib": ({"package_name": "json"}, "package_name 'json' would shadow"),
+    "package-is-a-script": (
+        {"package_name": "evaluate"},
+        "package_name 'evaluate' is the name of one of the project's scripts",
+    ),
+    "package-is-test": ({"package_name": "test"}, "package_name 'test' is the name of one of the project's scripts"),
+    "package-is-a-test-module": ({"package_name": "processes"}, "package_name 'processes' would shadow"),
     "slug-space": (
         {"project_slug": "my project", "package_name": "ok"},
         "project_slug 'my project' is not a valid slug",

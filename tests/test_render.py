@@ -25,9 +25,25 @@ DATA_MODULES = {
 }
 
 
+SCHEDULES = {
+    "warmup_cosine": "WarmupCosine",
+    "cosine": "Cosine",
+    "onecycle": "OneCycle",
+    "step": "StepLR",
+    "plateau": "Plateau",
+    "none": None,
+}
+# What earlier layouts rendered and no project may hold again: code and words for answers not given.
+LEFTOVERS = (
+    *("TASK_DATA_OPTIONS", "DATA_MODULES", "manual_optim", "bench", "test.py", "schedule_steps", "OptimizerName"),
+    *("head_lr", "model.d_lr", "decoder_lr", "hparams.lr", "--model.lr", "model.compile", "configure_optimizer("),
+)
+
+
 def expected_files(answers: dict[str, str], package: str = "digits_classifier") -> set[str]:
     """The exact file set a project with these answers must have (paths relative to its root)."""
     src = f"src/{package}"
+    engine = f"{src}/engine"
     files = {
         ".gitattributes",
         ".gitignore",
@@ -42,24 +58,15 @@ def expected_files(answers: dict[str, str], package: str = "digits_classifier") 
         "configs/slurm.yaml",
         "scripts/slurm.sbatch",
         "train.py",
-        "test.py",
+        "evaluate.py",
         "predict.py",
         "export.py",
         f"{src}/__init__.py",
-        f"{src}/checkpoints.py",
         f"{src}/cli.py",
-        f"{src}/scripts.py",
-        f"{src}/trainer.py",
         f"{src}/data.py",
-        f"{src}/distributed.py",
-        f"{src}/sharding.py",
-        f"{src}/loaders.py",
         f"{src}/model.py",
         f"{src}/nets.py",
-        f"{src}/optim.py",
-        f"{src}/runs.py",
-        f"{src}/progress.py",
-        f"{src}/speed.py",
+        *(f"{engine}/{name}.py" for name in ENGINE),
         "tests/conftest.py",
         "tests/test_data.py",
         "tests/test_distributed.py",
@@ -72,17 +79,21 @@ def expected_files(answers: dict[str, str], package: str = "digits_classifier") 
         "tests/test_speed.py",
     }
     if answers["task"] in ("autoencoder", "gan"):
-        files.add(f"{src}/images.py")
-    if answers["task"] == "classification":
-        files |= {f"{src}/bench.py", "tests/test_bench.py"}
+        files.add(f"{engine}/images.py")
     if answers["optimizers"] == "2" or answers["task"] == "sequence":
-        files |= {f"{src}/manual_optim.py", "tests/test_manual_optim.py"}
+        files |= {f"{engine}/manual.py", "tests/test_manual.py"}
     if answers["dataset"] != "signal":
-        files |= {f"{src}/image_data.py", f"{src}/bench_data.py", "tests/fake_data.py"}
-        files |= {"tests/test_image_data.py", "tests/test_bench_data.py"}
+        files |= {f"{engine}/image_data.py", "tests/fake_data.py", "tests/test_image_data.py"}
     if answers["dataset"] not in ("signal", "image_folder"):  # the folder module besides the chosen data
         files |= {f"{src}/image_folder.py", "tests/test_image_folder.py"}
     return files
+
+
+# The machinery every project has, whatever the answers.
+ENGINE = (
+    *("__init__", "checkpoints", "cli", "distributed", "loaders", "optim", "progress", "runs", "scripts"),
+    *("sharding", "speed", "trainer"),
+)
 
 
 def relative_files(project: Path) -> set[str]:
@@ -104,7 +115,9 @@ def assert_answers_in_config(project: Path, answers: dict[str, str]) -> None:
     config = yaml.safe_load((project / "configs" / "default.yaml").read_text())
     trainer, model = config["trainer"], config["model"]
     assert trainer["precision"] == answers["precision"]
-    assert model["scheduler"] == answers["scheduler"]
+    schedules = [value for key, value in model.items() if key.endswith("scheduler")]
+    assert len(schedules) == (1 if answers["optimizers"] == "1" else 2)
+    assert {(s and s["class_path"].rsplit(".", 1)[1]) for s in schedules} == {SCHEDULES[answers["scheduler"]]}
     logger = {"tensorboard": "TensorBoardLogger", "csv": "CSVLogger"}.get(answers["logger"])
     assert (trainer["logger"] and trainer["logger"]["class_path"].rsplit(".", 1)[1]) == (logger or False)
     callbacks = [callback["class_path"].rsplit(".", 1)[1] for callback in trainer["callbacks"]]
@@ -113,10 +126,33 @@ def assert_answers_in_config(project: Path, answers: dict[str, str]) -> None:
     assert checkpoint["monitor"] == MONITORED[answers["task"]]
     if answers["dataset"] != "signal":  # image data modules are chosen by class, so the user can swap them
         assert config["data"]["class_path"].endswith(f".data.{DATA_MODULES[answers['dataset']]}")
-    # A model that steps its own optimizers clips and accumulates itself: the Trainer would raise.
+    # Clipping and accumulation are the trainer's flags for every model (the engine hands them to one that
+    # steps its own optimizers), and the optimizers are the model's own entries, one per part.
+    assert "gradient_clip_val" in trainer and "accumulate_grad_batches" in trainer
+    optimizers = [value["class_path"] for key, value in model.items() if key.endswith("optimizer")]
+    assert len(optimizers) == len(schedules) and all(path.startswith("torch.optim.") for path in optimizers)
+
+
+def assert_nothing_left_over(project: Path, answers: dict[str, str]) -> None:
+    """No file holds code or words of an earlier layout, or of answers that were not given; the user's
+    package has at most 6 modules beside the engine."""
     manual = answers["optimizers"] == "2" or answers["task"] == "sequence"
-    assert ("gradient_clip_val" in trainer) != manual and ("gradient_clip_val" in model) == manual
-    assert ("accumulate_grad_batches" in trainer) != manual and ("accumulate_grad_batches" in model) == manual
+    unwanted = [*LEFTOVERS, *(("--swa",) if manual else ("steps its optimizers itself", "ManualOptimization"))]
+    for path in project.rglob("*"):
+        if path.is_file() and "engine" not in path.parts:
+            found = [word for word in unwanted if word in path.read_text()]
+            if path.parent.name == "tests":  # a test may check that an option is absent
+                found = [word for word in found if word != "--swa"]
+            assert not found, f"{path.relative_to(project)} holds {found} ({answers})"
+    (package,) = (project / "src").iterdir()
+    assert len(list(package.glob("*.py"))) <= 6
+
+
+def assert_engines_are_alike(projects: list[Path]) -> None:
+    """The engine is the same code in every project: it does not depend on the answers."""
+    for name in ENGINE:
+        texts = {(project / "src" / "digits_classifier" / "engine" / f"{name}.py").read_text() for project in projects}
+        assert len(texts) == 1, f"engine/{name}.py differs between answers"
 
 
 def assert_renders_clean_projects(cookies, combinations: list[dict[str, str]]) -> None:
@@ -128,7 +164,9 @@ def assert_renders_clean_projects(cookies, combinations: list[dict[str, str]]) -
         assert relative_files(project) == expected_files(answers), answers
         assert_no_template_syntax(project)
         assert_answers_in_config(project, answers)
+        assert_nothing_left_over(project, answers)
         projects.append(project)
+    assert_engines_are_alike(projects)
     assert_ruff_clean(*projects)
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import lightning
 import numpy as np
 import torch
-from packaging.version import Version
 from lightning.pytorch.cli import LightningArgumentParser
+from packaging.version import Version
 from torch import Tensor
 
 from {{ cookiecutter.package_name }}.cli import CLI
@@ -32,7 +32,7 @@ from {{ cookiecutter.package_name }}.engine.scripts import run_script
 def example_batch(cli) -> Tensor:  # noqa: ANN001
 {%- if task == "gan" %}
     """A batch of the generator's input: noise."""
-    return torch.randn(16, cli.model.hparams.latent_dim)
+    return torch.randn(16, cli.model.generator.latent_dim)
 {%- else %}
     """A batch of real model input: the first test batch, normalised as in training."""
     cli.datamodule.setup("test")
@@ -65,7 +65,7 @@ def check(name: str, run: Callable[[Tensor], np.ndarray], model: torch.nn.Module
 
 def options(parser: LightningArgumentParser) -> None:
     """export.py's own options, beside the config's."""
-    parser.add_argument("--output", type=str, default="exports", help="Folder for model.onnx, model.pt2 (and model.ts).")
+    parser.add_argument("--output", type=str, default="exports", help="Folder for model.onnx, model.pt2 and model.ts.")
     parser.add_argument("--torchscript", type=bool, default=False, help="Also export TorchScript (deprecated).")
 
 

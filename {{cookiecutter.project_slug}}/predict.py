@@ -32,24 +32,25 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from lightning.pytorch.cli import LightningArgumentParser
-
 import torch
+from lightning.pytorch.cli import LightningArgumentParser
 {%- if task == "gan" %}
 from torchvision.utils import save_image
 {%- endif %}
-{% if images and task != "gan" and cookiecutter.dataset == "image_folder" %}
+
+from {{ cookiecutter.package_name }}.cli import CLI
+{%- if images and task != "gan" and cookiecutter.dataset == "image_folder" %}
 from {{ cookiecutter.package_name }}.data import EXTENSIONS, decode
+{%- endif %}
+{%- if images and task != "gan" %}
 from {{ cookiecutter.package_name }}.engine.image_data import to_model_input
-from {{ cookiecutter.package_name }}.engine.loaders import DataError
-{%- elif images and task != "gan" %}
-from {{ cookiecutter.package_name }}.engine.image_data import to_model_input
-from {{ cookiecutter.package_name }}.image_folder import EXTENSIONS, decode
 from {{ cookiecutter.package_name }}.engine.loaders import DataError
 {%- endif %}
 from {{ cookiecutter.package_name }}.engine.runs import run_of
-from {{ cookiecutter.package_name }}.cli import CLI
 from {{ cookiecutter.package_name }}.engine.scripts import run_script
+{%- if images and task != "gan" and cookiecutter.dataset != "image_folder" %}
+from {{ cookiecutter.package_name }}.image_folder import EXTENSIONS, decode
+{%- endif %}
 {%- if images and task != "gan" %}
 
 
@@ -88,7 +89,7 @@ def main(args: list[str] | None = None) -> Path:
 {%- if task == "gan" %}
     torch.manual_seed(cli.config.seed_everything or 0)
     with torch.no_grad():
-        samples = model(torch.randn(config.count, model.hparams.latent_dim))
+        samples = model(torch.randn(config.count, model.generator.latent_dim))
     rows = []
     for index, image in enumerate(samples):
         path = output.with_name(f"{output.stem}-{index:04d}.png")

@@ -33,10 +33,12 @@ from {{ cookiecutter.package_name }}.engine.scripts import (
 
 def main(args: list[str] | None = None) -> dict[str, float]:
     """Fit (or resume), test the best checkpoint, save the test metrics in the run folder and return them.
-
+{% if cookiecutter.__manual_optimization != "yes" %}
     With stochastic weight averaging (`--swa.enabled true`) the averaged weights the run ends with are
-    tested instead, saved as averaged.ckpt. On several processes every process trains; then the first
-    alone tests on one device and writes the results. The others return no metrics.
+    tested instead, saved as averaged.ckpt.
+{%- endif %}
+    On several processes every process trains; then the first alone tests on one device and writes
+    the results. The others return no metrics.
     """
     cli = CLI(args)
     trainer = cli.trainer

@@ -11,8 +11,8 @@ import torch
 from fake_data import write_image_folder
 from PIL import Image
 
-from {{ cookiecutter.package_name }}.{{ module }} import ImageFolderDataModule
-from {{ cookiecutter.package_name }}.engine.loaders import DataError
+from {{ cookiecutter.package_name }}.{{ "data import ImageFolderDataModule" if module == "data" else "engine.loaders import DataError" }}
+from {{ cookiecutter.package_name }}.{{ "engine.loaders import DataError" if module == "data" else "image_folder import ImageFolderDataModule" }}
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ import lightning as L
 import pytest
 import torch
 import yaml
-from lightning.pytorch.cli import LightningArgumentParser
 
 {%- if cookiecutter.dataset == "image_folder" %}
 from fake_data import write_image_folder
 {%- elif cookiecutter.dataset not in ("digits", "signal") %}
 from fake_data import write_dataset
 {%- endif %}
+from lightning.pytorch.cli import LightningArgumentParser
 {%- if cookiecutter.dataset == "cifar10" %}
 from torchvision.datasets import cifar
 {%- endif %}
@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Flags that keep test output short; they change nothing that is asserted.
 QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
 DEFAULT_CONFIG = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())
+
 
 def load_script(name: str) -> ModuleType:
     """Import a script (train.py, evaluate.py, ...) from the project root as a module."""
@@ -66,7 +67,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def quick_trainer(**kwargs: Any) -> Trainer:
-    """The project's Trainer, quiet, on the CPU for unit tests: no logger, checkpoints, progress bar or model summary."""
+    """The project's Trainer, quiet, on the CPU: no logger, checkpoints, progress bar or model summary."""
     defaults = {
         "accelerator": "cpu",
         "logger": False,

@@ -42,7 +42,7 @@ from processes import (
 from {{ cookiecutter.package_name }}.engine.checkpoints import load_checkpoint
 
 pytestmark = pytest.mark.slow
-evaluate = load_script("test")
+evaluate = load_script("evaluate")
 TORCHRUN = ("-m", "torch.distributed.run")
 {%- if task in ("classification", "autoencoder") %}
 # Normalisation that does not depend on how a batch is split over processes (SyncBatchNorm needs GPUs).
@@ -241,7 +241,7 @@ def test_two_processes_at_batch_b_train_like_one_at_batch_2b(data: Path | None, 
     b = 32
     flags = [*QUICK, "--trainer.limit_train_batches=5", "--data.shift=0", "--data.flip=false"]
 {%- if task == "classification" %}
-    flags.append("--model.dropout=0")
+    flags.append("--model.net.dropout=0")
 {%- endif %}
     one = run_folder(tmp_path / "one", data, GROUP_NORM)
     two = run_folder(tmp_path / "two", data, GROUP_NORM)

@@ -20,11 +20,13 @@ import torch
 from conftest import QUIET, ROOT, load_script
 from lightning.fabric.plugins.io import torch_io
 
+from {{ cookiecutter.package_name }}.cli import CLI
 from {{ cookiecutter.package_name }}.engine.checkpoints import AtomicCheckpointIO, UnsafeCheckpointError, load_checkpoint
+from {{ cookiecutter.package_name }}.engine.cli import resume_point
 from {{ cookiecutter.package_name }}.engine.runs import main as list_runs
-from {{ cookiecutter.package_name }}.engine.scripts import cli_from_checkpoint, resume_arguments
+from {{ cookiecutter.package_name }}.engine.runs import saved_config
 
-train, evaluate, predict, export = (load_script(name) for name in ("train", "test", "predict", "export"))
+train, evaluate, predict, export = (load_script(name) for name in ("train", "evaluate", "predict", "export"))
 FAST = [*QUIET, "--trainer.limit_train_batches=4", "--trainer.limit_val_batches=2", "--trainer.log_every_n_steps=1"]
 {%- if cookiecutter.dataset == "cifar10" %}
 # Processes started by the tests skip CIFAR-10's MD5 checks too (the fake files cannot match the real ones').
@@ -82,10 +84,10 @@ def test_resume_auto_skips_a_truncated_checkpoint(workdir: Path) -> None:
     last.unlink()  # a link to the newest checkpoint; where links fail it is a copy, here cut short
     last.write_bytes(content[:1000])  # as if the disk filled up while copying it
     with pytest.warns(UserWarning, match="skipping checkpoint .*last.ckpt cannot be read"):
-        arguments = resume_arguments(["--resume", "auto"])
+        checkpoint = resume_point("auto", None, Path("logs"))
     run = Path("logs") / "version_0"
-    recent = run / "checkpoints" / "recent-epoch001.ckpt"
-    assert arguments == ["--config", str(run / "config.yaml"), "--ckpt_path", str(recent)]
+    assert checkpoint == run / "checkpoints" / "recent-epoch001.ckpt"
+    assert saved_config(checkpoint) == run / "config.yaml"  # applied first, then the flags given
 
 
 def test_checkpoints_are_written_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,8 +125,9 @@ def test_a_checkpoint_with_a_pickled_payload_is_refused_and_never_run(workdir: P
     assert not marker.exists()
 
 
-def test_test_py_uses_the_hyper_parameters_stored_in_the_checkpoint(workdir: Path) -> None:
-    metrics = train.main([*FAST, "--trainer.max_epochs=1", "--model.{{ "hidden_size" if task == "sequence" else "width" }}=8"])
+def test_evaluate_py_uses_the_hyper_parameters_stored_in_the_checkpoint(workdir: Path) -> None:
+    net = "{{ "model.generator.width" if task == "gan" else "model.net.hidden_size" if task == "sequence" else "model.net.width" }}"
+    metrics = train.main([*FAST, "--trainer.max_epochs=1", f"--{net}=8"])
     best = json.loads((workdir / "logs" / "version_0" / "test_metrics.json").read_text())["checkpoint"]
     (workdir / "logs" / "version_0" / "config.yaml").unlink()  # nothing but the checkpoint itself
     assert evaluate.main(["--ckpt_path", best, *QUIET]) == pytest.approx(metrics)
@@ -146,7 +149,7 @@ def test_predictions_have_a_row_per_input(workdir: Path) -> None:
 {%- elif task == "sequence" %}
     rows = list(csv.DictReader(predict.main(["--horizon", "3"]).open()))
     best = json.loads((workdir / "logs" / "version_0" / "test_metrics.json").read_text())["checkpoint"]
-    data = cli_from_checkpoint(Path(best), []).datamodule
+    data = CLI(["--ckpt_path", best], training=False).datamodule
     data.setup("test")
     assert len(rows) == len(data.splits["test"]) and len(rows[0]) == 1 + 3 * data.num_features
     assert all(math.isfinite(float(value)) for row in rows for key, value in row.items() if key != "sequence")
@@ -179,7 +182,7 @@ def test_exports_match_pytorch_for_batches_of_1_and_7(workdir: Path) -> None:
     train.main([*FAST, "--trainer.max_epochs=1"])
     files = export.main(["--output", str(workdir / "exports")])
     best = Path(json.loads((workdir / "logs" / "version_0" / "test_metrics.json").read_text())["checkpoint"])
-    model = cli_from_checkpoint(best, []).model.eval()
+    model = CLI(["--ckpt_path", str(best)], training=False).model.eval()
     session = onnxruntime.InferenceSession(str(files["onnx"]))
     program = torch.export.load(files["program"]).module()
     example = model.example_input_array
@@ -194,27 +197,42 @@ def test_exports_match_pytorch_for_batches_of_1_and_7(workdir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_lr_finder_saves_its_plot_and_puts_its_suggestion_in_the_saved_config(workdir: Path) -> None:
+def test_lr_finder_saves_its_plot_and_puts_its_value_in_the_saved_config(workdir: Path) -> None:
     train.main([*FAST, "--trainer.max_epochs=25", "--tune", "lr"])  # the finder needs 100 steps
     run = workdir / "logs" / "version_0"
     assert (run / "lr_find.png").stat().st_size > 1000
-    config = (run / "config.yaml").read_text()
-    lr = float(config.split("\n  lr: ")[1].split("\n")[0])
-    assert math.isfinite(lr) and lr != 0.003 and "tune: null" in config
+    saved = (run / "config.yaml").read_text()
+    lr = float(saved.split("\n      lr: ")[1].split("\n")[0])
+    assert math.isfinite(lr) and lr != 0.003 and "tune: null" in saved
+{%- if task == "classification" %}
 
 
-@pytest.mark.slow
-def test_stochastic_weight_averaging_is_a_config_switch(workdir: Path) -> None:
-    train.main([*FAST, "--trainer.max_epochs=2", "--swa.enabled=true", "--swa.epoch_start=1"])
-    assert "StochasticWeightAveraging" in (workdir / "logs" / "version_0" / "config.yaml").read_text()
+def test_a_tuned_learning_rate_is_no_worse_than_the_configured_one(workdir: Path) -> None:
+    flags = [*QUIET, "--trainer.max_epochs=5"]
+    configured = train.main(flags)["test/acc"]
+    tuned = train.main([*flags, "--tune=lr"])["test/acc"]
+    assert tuned >= configured - 0.02, f"tuned {tuned:.4f} vs configured {configured:.4f}"
+{%- endif %}
+
+
+def test_the_test_after_weight_averaging_is_of_the_averaged_weights(workdir: Path) -> None:
+    swa = ["--swa.enabled=true", "--swa.epoch_start=1", "--swa.annealing_epochs=1"]
+    metrics = train.main([*FAST, "--trainer.max_epochs=3", *swa])
+    run = workdir / "logs" / "version_0"
+    assert "StochasticWeightAveraging" in (run / "config.yaml").read_text()
+    saved = json.loads((run / "test_metrics.json").read_text())
+    assert Path(saved["checkpoint"]) == Path("logs") / "version_0" / "averaged.ckpt"
+    averaged = load_checkpoint(run / "averaged.ckpt")["state_dict"]
+    # The last epoch's own weights, saved at its validation, before the averaged ones replace them.
+    best = load_checkpoint(run / "checkpoints" / "recent-epoch002.ckpt")["state_dict"]
+    assert any(not torch.equal(averaged[name], weights) for name, weights in best.items())
+    assert evaluate.main(["--ckpt_path", saved["checkpoint"], *QUIET]) == pytest.approx(metrics)
 {%- else %}
 
 
-def test_lr_finder_and_weight_averaging_are_refused_with_a_reason(workdir: Path) -> None:
+def test_the_lr_finder_is_refused_with_a_reason(workdir: Path) -> None:
     with pytest.raises(SystemExit, match="learning-rate finder cannot drive"):
         train.main([*FAST, "--trainer.max_epochs=25", "--tune", "lr"])  # the finder needs 100 steps
-    with pytest.raises(SystemExit, match="StochasticWeightAveraging cannot follow"):
-        train.main([*FAST, "--trainer.max_epochs=1", "--swa.enabled=true"])
 {%- endif %}
 
 

@@ -1,20 +1,22 @@
-"""Manual optimization keeps what the Trainer gives automatic optimization: accumulation, clipping, schedules."""
+"""Manual optimization keeps what the Trainer gives automatic optimization: accumulation, clipping, schedules,
+set by the same trainer flags."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import lightning as L
 import pytest
 import torch
 
 from {{ cookiecutter.package_name }}.engine.manual import ManualOptimization
+from {{ cookiecutter.package_name }}.engine.trainer import Trainer
 
 
 class Pull(ManualOptimization):
     """One weight vector pulled towards 10 by SGD with learning rate 1: each update is minus the gradient."""
 
-    def __init__(
-        self, gradient_clip_val: float | None = None, accumulate_grad_batches: int = 1, schedule: str = ""
-    ) -> None:
+    def __init__(self, schedule: str = "") -> None:
         super().__init__()
         self.save_hyperparameters()
         self.weight = torch.nn.Parameter(torch.zeros(3))
@@ -25,7 +27,7 @@ class Pull(ManualOptimization):
         self.optimize(loss, [self.optimizers()], step=step)
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
-        self.log("val/loss", 1.0)  # never improves: plateau_monitor is "val/loss" by default
+        self.log("val/loss", 1.0)  # never improves: the plateau schedule watches val/loss
 
     def configure_optimizers(self) -> dict:
         optimizer = torch.optim.SGD([self.weight], lr=1.0)
@@ -39,9 +41,11 @@ class Pull(ManualOptimization):
         return {"optimizer": optimizer, "lr_scheduler": schedules[self.hparams.schedule]}
 
 
-def fit(model: Pull, epochs: int = 1, batches: int = 5) -> L.Trainer:
+def fit(model: Pull, epochs: int = 1, batches: int = 5, **flags: Any) -> L.Trainer:
+    """Fit with the project's Trainer, which hands its clipping and accumulation `flags` to the model."""
     data = torch.utils.data.DataLoader(torch.zeros(batches, 1), batch_size=1)
-    trainer = L.Trainer(
+    trainer = Trainer(
+        **flags,
         max_epochs=epochs,
         accelerator="cpu",
         logger=False,
@@ -59,13 +63,13 @@ def lr(trainer: L.Trainer) -> float:
 
 
 def test_accumulation_steps_every_k_batches_and_at_the_epoch_end() -> None:
-    assert fit(Pull(accumulate_grad_batches=2), batches=5).global_step == 3  # after batches 2, 4 and 5
+    assert fit(Pull(), batches=5, accumulate_grad_batches=2).global_step == 3  # after batches 2, 4 and 5
     assert fit(Pull(), batches=5).global_step == 5
 
 
 def test_clipping_bounds_each_update() -> None:
-    model = Pull(gradient_clip_val=0.1)
-    fit(model, batches=5)
+    model = Pull()
+    fit(model, batches=5, gradient_clip_val=0.1)
     assert model.weight.norm().item() == pytest.approx(0.5, rel=1e-4)  # five updates of norm 0.1
 
 

@@ -8,23 +8,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import QUIET, load_script, quick_trainer
-from lightning import LightningDataModule, LightningModule
+from conftest import QUIET, build_model, load_script, quick_trainer
+from lightning import LightningDataModule
 from lightning.pytorch.callbacks import RichProgressBar
 from lightning.pytorch.loggers import CSVLogger
 
-from {{ cookiecutter.package_name }}.cli import LINKS
-from {{ cookiecutter.package_name }}.model import {{ cookiecutter.__model_class }}
 from {{ cookiecutter.package_name }}.engine.progress import ProgressBar
 from {{ cookiecutter.package_name }}.engine.speed import channels_last_on_gpu
 
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-
-
-def build_model(data: LightningDataModule, **kwargs: object) -> LightningModule:
-    """The model with the arguments the CLI links from the data module."""
-    linked = {target.split(".")[1]: getattr(data, source.split(".")[1]) for source, target in LINKS.items()}
-    return {{ cookiecutter.__model_class }}(**linked, **kwargs)
 
 
 def count_metric_readings(monkeypatch: pytest.MonkeyPatch, data: LightningDataModule, every: int, batches: int) -> int:
@@ -82,9 +74,9 @@ def test_a_compiled_model_computes_the_same_with_the_same_weight_names(
 ) -> None:
     torch.manual_seed(0)
     plain = build_model(datamodule).eval()
-    compiled = build_model(datamodule, compile=True).eval()
+    compiled = build_model(datamodule).eval()
     compiled.load_state_dict(plain.state_dict())
-    compiled.trainer = quick_trainer()
+    compiled.trainer = quick_trainer(compile=True)
     compiled.configure_model()
     inputs = torch.randn(4, *plain.example_input_array.shape[1:])
     with torch.no_grad():

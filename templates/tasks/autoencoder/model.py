@@ -1,4 +1,5 @@
-"""The LightningModule: a convolutional autoencoder that logs its reconstructions."""
+"""The LightningModule: an autoencoder that logs its reconstructions; its network, optimizer{{ "s" if cookiecutter.optimizers == "2" }} and
+schedule{{ "s" if cookiecutter.optimizers == "2" }} come from the config."""
 
 from __future__ import annotations
 
@@ -7,102 +8,87 @@ import lightning as L
 {% endif -%}
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import Tensor, nn
 
 from .engine.images import log_image_grid
 {%- if cookiecutter.optimizers == "2" %}
 from .engine.manual import ManualOptimization
 {%- endif %}
-from .nets import Decoder, Encoder
-from .engine.optim import OptimizerName, SchedulerName, configure_optimizer, schedule_steps
-from .engine.speed import prepare_nets
+from .engine.optim import configure
+from .engine.speed import prepare_for_trainer
 
 {% if cookiecutter.optimizers == "1" %}
 class AutoEncoder(L.LightningModule):
-    """Encoder and decoder trained together to reproduce their input (mean squared error).
+    """A network trained to reproduce its input (mean squared error) through a small embedding.
 {%- else %}
 class AutoEncoder(ManualOptimization):
-    """Encoder and decoder trained together to reproduce their input (mean squared error).
+    """A network trained to reproduce its input (mean squared error) through a small embedding.
 
-    Two optimizers, each with its own learning rate and schedule: one for the encoder (`lr`), one
-    for the decoder (`decoder_lr`). Lightning cannot step two optimizers automatically, so the
-    training step does (see ManualOptimization), clipping gradients and accumulating them itself.
+    Two optimizers, each with its own learning rate and schedule: one for the network's `encoder`,
+    one for its `decoder`. Lightning cannot step two optimizers automatically, so the training step
+    does (see ManualOptimization), clipping and accumulating as the trainer's flags say.
 {%- endif %}
 
-    `forward` returns the embedding, the part of an autoencoder that is usually put to use. Each
+    The network has two parts: `net.encoder` maps images (batch, *input_shape) to embeddings, and
+    `net.decoder` maps those back to images of the same shape. `forward` returns the embedding, the
+    part of an autoencoder that is usually put to use; `reconstruct` goes through both. Each
     validation epoch logs a grid: a row of inputs above the row of their reconstructions.
 
     Args:
-        input_shape: Channels, height, width of one image (linked from the data module).
-        latent_dim: Size of the embedding.
-        width: Channels of the first convolution stage (the second uses 2x).
-        num_images: Images shown in the reconstruction grid.
-        optimizer: adamw, adam or sgd.
+        net: The network, with an `encoder` and a `decoder` as above.
 {%- if cookiecutter.optimizers == "1" %}
-        lr: Peak learning rate.
+        optimizer: Builds the optimizer from the parameters (any torch.optim class, from the config).
+        scheduler: Builds the learning-rate schedule from the optimizer (None: constant).
 {%- else %}
-        lr: Peak learning rate of the encoder.
-        decoder_lr: Peak learning rate of the decoder.
+        encoder_optimizer: Builds the encoder's optimizer (any torch.optim class, from the config).
+        decoder_optimizer: Builds the decoder's optimizer.
+        encoder_scheduler: Builds the encoder's learning-rate schedule (None: constant).
+        decoder_scheduler: Builds the decoder's learning-rate schedule (None: constant).
 {%- endif %}
-        weight_decay: Weight decay (decoupled for adamw).
-        momentum: SGD momentum, or beta1 of the Adam family.
-        scheduler: warmup_cosine, cosine, step, onecycle, plateau or none.
-        warmup_epochs: Linear warm-up length for warmup_cosine, in epochs (fractions allowed).
-        lrf: Final learning rate as a fraction of `lr` (cosine schedules and onecycle).
-        step_size: Epochs between decays for the step schedule.
-        gamma: Decay factor of the step and plateau schedules.
-        patience: Epochs without val/loss improvement before plateau decays.
-{%- if cookiecutter.optimizers == "2" %}
-        gradient_clip_val: Clip each optimizer's gradient norm to this (None: no clipping).
-        accumulate_grad_batches: Step the optimizers once every this many batches.
-{%- endif %}
-        compile: Compile the networks with torch.compile: faster steps on a GPU, after a slow first one.
+        input_shape: Channels, height, width of one image (linked from the data module).
+        num_images: Images shown in the reconstruction grid.
     """
 
     def __init__(
         self,
+        net: nn.Module,
+{%- if cookiecutter.optimizers == "1" %}
+        optimizer: OptimizerCallable,
+        scheduler: LRSchedulerCallable | None = None,
+{%- else %}
+        encoder_optimizer: OptimizerCallable,
+        decoder_optimizer: OptimizerCallable,
+        encoder_scheduler: LRSchedulerCallable | None = None,
+        decoder_scheduler: LRSchedulerCallable | None = None,
+{%- endif %}
         input_shape: tuple[int, int, int] = (1, 8, 8),
-        latent_dim: int = 16,
-        width: int = 32,
         num_images: int = 16,
-        optimizer: OptimizerName = "adamw",
-        lr: float = 3e-3,
-{%- if cookiecutter.optimizers == "2" %}
-        decoder_lr: float = 3e-3,
-{%- endif %}
-        weight_decay: float = 1e-4,
-        momentum: float = 0.9,
-        scheduler: SchedulerName = "warmup_cosine",
-        warmup_epochs: float = 2.0,
-        lrf: float = 0.01,
-        step_size: int = 10,
-        gamma: float = 0.1,
-        patience: int = 5,
-{%- if cookiecutter.optimizers == "2" %}
-        gradient_clip_val: float | None = 1.0,
-        accumulate_grad_batches: int = 1,
-{%- endif %}
-        compile: bool = False,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        self.encoder = Encoder(input_shape, latent_dim, width)
-        self.decoder = Decoder(input_shape, latent_dim, width)
+{%- if cookiecutter.optimizers == "1" %}
+        self.save_hyperparameters()  # built by the CLI: the config of every argument, net and optimizer included
+        self.net, self.optimizer, self.scheduler = net, optimizer, scheduler
+{%- else %}
+        self.save_hyperparameters()  # built by the CLI: the config of every argument, net and optimizers included
+        self.net = net
+        self.encoder_optimizer, self.decoder_optimizer = encoder_optimizer, decoder_optimizer
+        self.encoder_scheduler, self.decoder_scheduler = encoder_scheduler, decoder_scheduler
+{%- endif %}
         self.example_input_array = torch.zeros(2, *input_shape)
         self.shown: Tensor | None = None  # the validation images of the grid, with their reconstructions
 
     def configure_model(self) -> None:
-        """Once the device is known: channels_last weights on a GPU, sharded under FSDP, torch.compile if `compile`."""
-        nets = [self.encoder, self.decoder]
-        prepare_nets(nets, self.trainer.strategy.root_device, self.hparams.compile, mesh=self.device_mesh)
+        """Once the device is known: channels_last weights on a GPU, sharded under FSDP, compiled if trainer.compile."""
+        prepare_for_trainer(self, self.net.encoder, self.net.decoder)  # the parts this module calls
 
     def forward(self, images: Tensor) -> Tensor:
-        """Embeddings of a batch of normalised images, shape (batch, latent_dim)."""
-        return self.encoder(images)
+        """Embeddings of a batch of normalised images, shape (batch, embedding size)."""
+        return self.net.encoder(images)
 
     def reconstruct(self, images: Tensor) -> Tensor:
         """Images passed through the encoder and the decoder."""
-        return self.decoder(self.encoder(images))
+        return self.net.decoder(self.net.encoder(images))
 
     def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
         images = batch[0]
@@ -139,17 +125,11 @@ class AutoEncoder(ManualOptimization):
         return {"embedding": self(batch[0])}
 {% if cookiecutter.optimizers == "1" %}
     def configure_optimizers(self) -> dict:
-        total_steps, steps_per_epoch = schedule_steps(self.trainer)
-        return configure_optimizer(
-            self.parameters(), self.hparams.lr, self.hparams, total_steps=total_steps, steps_per_epoch=steps_per_epoch
-        )
+        return configure(self.optimizer, self.scheduler, self.parameters(), self.trainer)
 {%- else %}
     def configure_optimizers(self) -> list[dict]:
-        hp = self.hparams
-        total_steps, steps_per_epoch = schedule_steps(self.trainer, accumulate=hp.accumulate_grad_batches)
-        schedule = {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "monitor": None}
         return [
-            configure_optimizer(self.encoder.parameters(), hp.lr, hp, **schedule),
-            configure_optimizer(self.decoder.parameters(), hp.decoder_lr, hp, **schedule),
+            configure(self.encoder_optimizer, self.encoder_scheduler, self.net.encoder.parameters(), self.trainer),
+            configure(self.decoder_optimizer, self.decoder_scheduler, self.net.decoder.parameters(), self.trainer),
         ]
 {%- endif %}

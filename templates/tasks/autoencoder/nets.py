@@ -28,7 +28,13 @@ def bottleneck_shape(input_shape: tuple[int, int, int], width: int) -> tuple[int
 
 
 class Encoder(nn.Module):
-    """Images to embeddings: convolutions that halve the resolution twice, then a linear map."""
+    """Images to embeddings: convolutions that halve the resolution twice, then a linear map.
+
+    Args:
+        input_shape: Channels, height, width of one image.
+        latent_dim: Size of the embedding.
+        width: Channels of the first convolution stage (the second uses 2x).
+    """
 
     def __init__(self, input_shape: tuple[int, int, int], latent_dim: int = 16, width: int = 32) -> None:
         super().__init__()
@@ -46,7 +52,13 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Embeddings to images: a linear map to a small feature map, then two upsampling stages."""
+    """Embeddings to images: a linear map to a small feature map, then two upsampling stages.
+
+    Args:
+        output_shape: Channels, height, width of one reconstructed image.
+        latent_dim: Size of the embedding.
+        width: Channels of the upsampling stages (the feature map they start from has 2x).
+    """
 
     def __init__(self, output_shape: tuple[int, int, int], latent_dim: int = 16, width: int = 32) -> None:
         super().__init__()
@@ -63,3 +75,22 @@ class Decoder(nn.Module):
         """Reconstructed images, shape (batch, *output_shape), cropped to size when it is not a multiple of 4."""
         images = self.features(self.project(embeddings).view(-1, *self.grid))
         return images[..., : self.output_shape[1], : self.output_shape[2]]
+
+
+class ConvAutoEncoder(nn.Module):
+    """An `Encoder` and a `Decoder` of the same shape: images to embeddings and back.
+
+    Args:
+        input_shape: Channels, height, width of one image (linked from the data module).
+        latent_dim: Size of the embedding.
+        width: Channels of the first convolution stage (the second uses 2x).
+    """
+
+    def __init__(self, input_shape: tuple[int, int, int] = (1, 8, 8), latent_dim: int = 16, width: int = 32) -> None:
+        super().__init__()
+        self.encoder = Encoder(input_shape, latent_dim, width)
+        self.decoder = Decoder(input_shape, latent_dim, width)
+
+    def forward(self, images: Tensor) -> Tensor:
+        """Reconstructed images, shape (batch, *input_shape)."""
+        return self.decoder(self.encoder(images))

@@ -42,7 +42,7 @@ class Classifier(L.LightningModule):
         label_smoothing: float = 0.1,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()  # built by the CLI: the config of every argument, net and optimizer included
+        self.save_hyperparameters()  # by the CLI: every argument's config, the network's and optimizer's too
         self.net, self.optimizer, self.scheduler = net, optimizer, scheduler
 {%- else %}
 class Classifier(ManualOptimization):
@@ -76,7 +76,7 @@ class Classifier(ManualOptimization):
         label_smoothing: float = 0.1,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()  # built by the CLI: the config of every argument, net and optimizers included
+        self.save_hyperparameters()  # by the CLI: every argument's config, the networks' and optimizers' too
         self.net = net
         self.backbone_optimizer, self.head_optimizer = backbone_optimizer, head_optimizer
         self.backbone_scheduler, self.head_scheduler = backbone_scheduler, head_scheduler
@@ -88,7 +88,7 @@ class Classifier(ManualOptimization):
         self.example_input_array = torch.zeros(1, *input_shape)
 
     def configure_model(self) -> None:
-        """Once the device is known: channels_last weights on a GPU, sharded under FSDP, compiled if the trainer says."""
+        """Once the device is known: channels_last weights on a GPU, sharded under FSDP, compiled if asked."""
         prepare_for_trainer(self, self.net)
 
     def forward(self, images: Tensor) -> Tensor:

@@ -27,7 +27,11 @@ class SmallCNN(nn.Module):
     """
 
     def __init__(
-        self, input_shape: tuple[int, int, int] = (1, 8, 8), num_classes: int = 10, width: int = 32, dropout: float = 0.2
+        self,
+        input_shape: tuple[int, int, int] = (1, 8, 8),
+        num_classes: int = 10,
+        width: int = 32,
+        dropout: float = 0.2,
     ) -> None:
         super().__init__()
         self.backbone = nn.Sequential(

@@ -14,7 +14,8 @@ class TinyMLP(nn.Module):
 
     def __init__(self, input_shape: tuple[int, int, int] = (1, 8, 8), num_classes: int = 10, hidden: int = 32) -> None:
         super().__init__()
-        self.backbone = nn.Sequential(nn.Flatten(), nn.Linear(input_shape[0] * input_shape[1] * input_shape[2], hidden), nn.ReLU())
+        pixels = input_shape[0] * input_shape[1] * input_shape[2]
+        self.backbone = nn.Sequential(nn.Flatten(), nn.Linear(pixels, hidden), nn.ReLU())
         self.head = nn.Linear(hidden, num_classes)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -87,7 +88,7 @@ def test_optimizer_and_schedule_come_from_the_config(datamodule: {{ cookiecutter
 {%- if cookiecutter.optimizers == "2" %}
 
 
-def test_backbone_and_head_have_their_own_optimizer_and_learning_rate(datamodule: {{ cookiecutter.__datamodule_class }}) -> None:
+def test_backbone_and_head_have_their_own_optimizers(datamodule: {{ cookiecutter.__datamodule_class }}) -> None:
     model = build_model(
         datamodule,
         "--model.net.init_args.width=8",

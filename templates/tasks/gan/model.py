@@ -1,16 +1,17 @@
-"""The LightningModule: a GAN trained with two optimizers by manual optimization."""
+"""The LightningModule: a GAN trained with two optimizers by manual optimization; its networks,
+optimizers and schedules come from the config."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import Tensor, nn
 
 from .engine.images import log_image_grid
 from .engine.manual import ManualOptimization
-from .nets import Discriminator, Generator
-from .engine.optim import OptimizerName, SchedulerName, configure_optimizer, schedule_steps, training_batches
-from .engine.speed import prepare_nets
+from .engine.optim import configure, training_batches
+from .engine.speed import prepare_for_trainer
 
 
 def mmd(real: Tensor, generated: Tensor) -> Tensor:
@@ -29,72 +30,50 @@ class GAN(ManualOptimization):
     Lightning cannot step two optimizers automatically, so the training step does: each batch the
     discriminator takes a step, and every `d_steps` batches the generator takes one, each inside
     `toggled_optimizer` so that only its own parameters get gradients. Both use the non-saturating
-    logistic loss. Gradients are clipped and accumulated in the step (see ManualOptimization).
+    logistic loss. Gradients are clipped and accumulated as the trainer's flags say (see ManualOptimization).
 
     Validation and test measure `mmd` between real and generated images (lower is better). Each
     validation epoch logs a grid of images generated from the same fixed noise.
 
     Args:
-        input_shape: Channels, height, width of one image (linked from the data module).
-        latent_dim: Size of the generator's noise input.
-        width: Channels of the networks' first stage (the second uses 2x).
+        generator: Noise (batch, latent_dim) to images (batch, *image_shape) in [-1, 1]. It must have a
+            `latent_dim` attribute: the GAN draws its noise with that many values per image.
+        discriminator: Images (batch, *image_shape) to real-versus-generated logits (batch,).
+        generator_optimizer: Builds the generator's optimizer (any torch.optim class, from the config).
+        discriminator_optimizer: Builds the discriminator's optimizer.
+        generator_scheduler: Builds the generator's learning-rate schedule (None: constant).
+        discriminator_scheduler: Builds the discriminator's learning-rate schedule (None: constant).
         d_steps: Discriminator steps per generator step.
         num_images: Images in the sample grid.
-        optimizer: adamw, adam or sgd, for both networks.
-        lr: Peak learning rate of the generator.
-        d_lr: Peak learning rate of the discriminator.
-        weight_decay: Weight decay (decoupled for adamw).
-        momentum: beta1 of the Adam family (0.5 is usual for GANs), or SGD momentum.
-        scheduler: warmup_cosine, cosine, step, onecycle, plateau (on val/mmd) or none, for both.
-        warmup_epochs: Linear warm-up length for warmup_cosine, in epochs (fractions allowed).
-        lrf: Final learning rate as a fraction of the peak (cosine schedules and onecycle).
-        step_size: Epochs between decays for the step schedule.
-        gamma: Decay factor of the step and plateau schedules.
-        patience: Epochs without val/mmd improvement before plateau decays.
-        gradient_clip_val: Clip each optimizer's gradient norm to this (None: no clipping).
-        accumulate_grad_batches: Step each optimizer once every this many of its turns.
-        compile: Compile the networks with torch.compile: faster steps on a GPU, after a slow first one.
     """
 
-    plateau_monitor = "val/mmd"
     # Each backward pass trains one of the two networks: under DDP the other's parameters get no gradient.
     ddp_find_unused_parameters = True
 
     def __init__(
         self,
-        input_shape: tuple[int, int, int] = (1, 8, 8),
-        latent_dim: int = 32,
-        width: int = 32,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        generator_optimizer: OptimizerCallable,
+        discriminator_optimizer: OptimizerCallable,
+        generator_scheduler: LRSchedulerCallable | None = None,
+        discriminator_scheduler: LRSchedulerCallable | None = None,
         d_steps: int = 1,
         num_images: int = 64,
-        optimizer: OptimizerName = "adam",
-        lr: float = 2e-3,
-        d_lr: float = 2e-3,
-        weight_decay: float = 0.0,
-        momentum: float = 0.5,
-        scheduler: SchedulerName = "warmup_cosine",
-        warmup_epochs: float = 1.0,
-        lrf: float = 0.1,
-        step_size: int = 10,
-        gamma: float = 0.5,
-        patience: int = 5,
-        gradient_clip_val: float | None = None,
-        accumulate_grad_batches: int = 1,
-        compile: bool = False,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        self.generator = Generator(latent_dim, input_shape, width)
-        self.discriminator = Discriminator(input_shape, width)
+        self.save_hyperparameters()  # built by the CLI: the config of every argument, networks and optimizers included
+        self.generator, self.discriminator = generator, discriminator
+        self.generator_optimizer, self.discriminator_optimizer = generator_optimizer, discriminator_optimizer
+        self.generator_scheduler, self.discriminator_scheduler = generator_scheduler, discriminator_scheduler
         # The same noise every epoch, saved with the weights, so that sample grids can be compared.
-        fixed_noise = torch.randn(num_images, latent_dim, generator=torch.Generator().manual_seed(0))
+        fixed_noise = torch.randn(num_images, generator.latent_dim, generator=torch.Generator().manual_seed(0))
         self.register_buffer("fixed_noise", fixed_noise)
-        self.example_input_array = torch.zeros(2, latent_dim)
+        self.example_input_array = torch.zeros(2, generator.latent_dim)
 
     def configure_model(self) -> None:
-        """Once the device is known: channels_last weights on a GPU, sharded under FSDP, torch.compile if `compile`."""
-        nets = [self.generator, self.discriminator]
-        prepare_nets(nets, self.trainer.strategy.root_device, self.hparams.compile, mesh=self.device_mesh)
+        """On its device: channels_last weights on a GPU, sharded under FSDP, compiled if the trainer says."""
+        prepare_for_trainer(self, self.generator, self.discriminator)
 
     def forward(self, noise: Tensor) -> Tensor:
         """Generated images for a batch of noise vectors."""
@@ -102,7 +81,7 @@ class GAN(ManualOptimization):
 
     def noise(self, count: int) -> Tensor:
         """Standard normal noise for `count` images, on the model's device."""
-        return torch.randn(count, self.hparams.latent_dim, device=self.device)
+        return torch.randn(count, self.generator.latent_dim, device=self.device)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         real = batch[0]
@@ -147,15 +126,23 @@ class GAN(ManualOptimization):
         return {"images": self.generator(self.noise(len(batch[0])))}
 
     def configure_optimizers(self) -> list[dict]:
-        hp = self.hparams
-        accumulate = hp.accumulate_grad_batches
-        g_total, g_epoch = schedule_steps(self.trainer, training_batches(self.trainer) // hp.d_steps, accumulate)
-        d_total, d_epoch = schedule_steps(self.trainer, accumulate=accumulate)
+        # The generator takes one backward pass every d_steps batches: its schedule is sized from those
+        # (a constant learning rate needs no size, and so no finite run).
+        generator_passes = None
+        if self.generator_scheduler is not None:
+            generator_passes = training_batches(self.trainer) // self.hparams.d_steps
         return [
-            configure_optimizer(
-                self.generator.parameters(), hp.lr, hp, total_steps=g_total, steps_per_epoch=g_epoch, monitor=None
+            configure(
+                self.generator_optimizer,
+                self.generator_scheduler,
+                self.generator.parameters(),
+                self.trainer,
+                passes_per_epoch=generator_passes,
             ),
-            configure_optimizer(
-                self.discriminator.parameters(), hp.d_lr, hp, total_steps=d_total, steps_per_epoch=d_epoch, monitor=None
+            configure(
+                self.discriminator_optimizer,
+                self.discriminator_scheduler,
+                self.discriminator.parameters(),
+                self.trainer,
             ),
         ]

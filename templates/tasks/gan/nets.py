@@ -14,11 +14,17 @@ def bottleneck_shape(image_shape: tuple[int, int, int], width: int) -> tuple[int
 
 
 class Generator(nn.Module):
-    """Noise to images: a linear map to a small feature map, two upsampling stages, tanh to [-1, 1]."""
+    """Noise to images: a linear map to a small feature map, two upsampling stages, tanh to [-1, 1].
 
-    def __init__(self, latent_dim: int, image_shape: tuple[int, int, int], width: int = 32) -> None:
+    Args:
+        image_shape: Channels, height, width of the images it generates (linked from the data module).
+        latent_dim: Size of its noise input (kept as `latent_dim`: the GAN draws noise of this size).
+        width: Channels of the last upsampling stage; the first uses 2x.
+    """
+
+    def __init__(self, image_shape: tuple[int, int, int] = (1, 8, 8), latent_dim: int = 32, width: int = 32) -> None:
         super().__init__()
-        self.image_shape = image_shape
+        self.image_shape, self.latent_dim = image_shape, latent_dim
         self.grid = bottleneck_shape(image_shape, width)
         self.project = nn.Sequential(
             nn.Linear(latent_dim, math.prod(self.grid), bias=False),
@@ -49,9 +55,14 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Images to one real-versus-generated logit: strided convolutions with leaky ReLUs, then a linear layer."""
+    """Images to one real-versus-generated logit: strided convolutions with leaky ReLUs, then a linear layer.
 
-    def __init__(self, image_shape: tuple[int, int, int], width: int = 32) -> None:
+    Args:
+        image_shape: Channels, height, width of the images it judges (linked from the data module).
+        width: Channels of the first convolution; the second uses 2x.
+    """
+
+    def __init__(self, image_shape: tuple[int, int, int] = (1, 8, 8), width: int = 32) -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(image_shape[0], width, 3, stride=2, padding=1),

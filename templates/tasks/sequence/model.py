@@ -1,17 +1,19 @@
-"""The LightningModule: an LSTM forecaster trained with truncated back-propagation through time."""
+"""The LightningModule: a recurrent forecaster trained with truncated back-propagation through time; its
+network, optimizer{{ "s" if cookiecutter.optimizers == "2" }} and schedule{{ "s" if cookiecutter.optimizers == "2" }} come from the config."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import Tensor, nn
 
 from .engine.manual import ManualOptimization
-from .nets import LSTMForecaster
-from .engine.optim import OptimizerName, SchedulerName, configure_optimizer, schedule_steps, training_batches
-from .engine.speed import prepare_nets
+from .engine.optim import configure, training_batches
+from .engine.speed import prepare_for_trainer
 
 
 class Forecaster(ManualOptimization):
@@ -19,79 +21,67 @@ class Forecaster(ManualOptimization):
 
     Training uses truncated back-propagation through time: each batch of sequences is cut along
     time into chunks of `tbptt_steps`; every chunk gets a backward pass and an optimizer step, and
-    the LSTM state flows into the next chunk detached, so gradients stop at the chunk's start.
+    the network's state flows into the next chunk detached, so gradients stop at the chunk's start.
     Lightning 2 no longer does this itself, hence manual optimization (see ManualOptimization),
-    which also clips and accumulates gradients.
+    clipping and accumulating as the trainer's flags say (accumulation counts chunks).
 {%- if cookiecutter.optimizers == "2" %}
 
-    Two optimizers, each with its own learning rate and schedule: one for the LSTM (`lr`), one for
-    the linear head (`head_lr`).
+    Two optimizers, each with its own learning rate and schedule: one for the network's `lstm`, one
+    for its `head`.
 {%- endif %}
 
     Validation and test also log `naive_loss`, the error of repeating the last value: a model
     worth having beats it.
 
     Args:
+        net: The network: `net(series, state=None)` gives the forecasts of steps 1..T of a
+            (batch, T, input_size) series and its state after them (a tensor or a tuple of tensors).
+{%- if cookiecutter.optimizers == "2" %}
+            Its `lstm` and `head` get an optimizer each.
+        lstm_optimizer: Builds the LSTM's optimizer (any torch.optim class, from the config).
+        head_optimizer: Builds the head's optimizer.
+        lstm_scheduler: Builds the LSTM's learning-rate schedule (None: constant).
+        head_scheduler: Builds the head's learning-rate schedule (None: constant).
+{%- else %}
+        optimizer: Builds the optimizer from the parameters (any torch.optim class, from the config).
+        scheduler: Builds the learning-rate schedule from the optimizer (None: constant).
+{%- endif %}
         input_size: Variables per time step (linked from the data module).
         sequence_length: Time steps per training sequence (linked from the data module).
-        hidden_size: LSTM state size.
-        num_layers: Stacked LSTM layers.
-        dropout: Dropout between LSTM layers (with 2 or more).
         tbptt_steps: Time steps per truncated back-propagation chunk.
-        optimizer: adamw, adam or sgd.
-{%- if cookiecutter.optimizers == "1" %}
-        lr: Peak learning rate.
-{%- else %}
-        lr: Peak learning rate of the LSTM.
-        head_lr: Peak learning rate of the head.
-{%- endif %}
-        weight_decay: Weight decay (decoupled for adamw).
-        momentum: SGD momentum, or beta1 of the Adam family.
-        scheduler: warmup_cosine, cosine, step, onecycle, plateau or none.
-        warmup_epochs: Linear warm-up length for warmup_cosine, in epochs (fractions allowed).
-        lrf: Final learning rate as a fraction of the peak (cosine schedules and onecycle).
-        step_size: Epochs between decays for the step schedule.
-        gamma: Decay factor of the step and plateau schedules.
-        patience: Epochs without val/loss improvement before plateau decays.
-        gradient_clip_val: Clip the gradient norm to this (None: no clipping); LSTMs need it.
-        accumulate_grad_batches: Step once every this many chunks (always at a batch's last chunk).
-        compile: Compile the networks with torch.compile: faster steps on a GPU, after a slow first one.
     """
 
     def __init__(
         self,
+        net: nn.Module,
+{%- if cookiecutter.optimizers == "2" %}
+        lstm_optimizer: OptimizerCallable,
+        head_optimizer: OptimizerCallable,
+        lstm_scheduler: LRSchedulerCallable | None = None,
+        head_scheduler: LRSchedulerCallable | None = None,
+{%- else %}
+        optimizer: OptimizerCallable,
+        scheduler: LRSchedulerCallable | None = None,
+{%- endif %}
         input_size: int = 1,
         sequence_length: int = 128,
-        hidden_size: int = 64,
-        num_layers: int = 1,
-        dropout: float = 0.0,
         tbptt_steps: int = 32,
-        optimizer: OptimizerName = "adamw",
-        lr: float = 1e-2,
-{%- if cookiecutter.optimizers == "2" %}
-        head_lr: float = 1e-2,
-{%- endif %}
-        weight_decay: float = 0.0,
-        momentum: float = 0.9,
-        scheduler: SchedulerName = "warmup_cosine",
-        warmup_epochs: float = 1.0,
-        lrf: float = 0.01,
-        step_size: int = 10,
-        gamma: float = 0.1,
-        patience: int = 5,
-        gradient_clip_val: float | None = 1.0,
-        accumulate_grad_batches: int = 1,
-        compile: bool = False,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        self.net = LSTMForecaster(input_size, hidden_size, num_layers, dropout)
+{%- if cookiecutter.optimizers == "2" %}
+        self.save_hyperparameters()  # by the CLI: every argument's config, the network's and optimizers' too
+        self.net = net
+        self.lstm_optimizer, self.head_optimizer = lstm_optimizer, head_optimizer
+        self.lstm_scheduler, self.head_scheduler = lstm_scheduler, head_scheduler
+{%- else %}
+        self.save_hyperparameters()  # by the CLI: every argument's config, the network's and optimizer's too
+        self.net, self.optimizer, self.scheduler = net, optimizer, scheduler
+{%- endif %}
         self.example_input_array = torch.zeros(2, sequence_length, input_size)
 
     def configure_model(self) -> None:
-        """Once the device is known: sharded under FSDP (configs/fsdp.yaml), and torch.compile if `compile`."""
-        device, compile = self.trainer.strategy.root_device, self.hparams.compile
-        prepare_nets([self.net], device, compile, channels_last=False, mesh=self.device_mesh)
+        """Once the device is known: sharded under FSDP (configs/fsdp.yaml), compiled if asked."""
+        prepare_for_trainer(self, self.net)
 
     def forward(self, series: Tensor) -> Tensor:
         """Forecasts of steps 1..T for a (batch, T, input_size) series."""
@@ -123,7 +113,7 @@ class Forecaster(ManualOptimization):
             prediction, state = self.net(chunk, state)
             loss = F.mse_loss(prediction, target)
             self.optimize(loss, optimizers, step=self.is_step_boundary(index, len(chunks)))
-            state = tuple(part.detach() for part in state)  # the next chunk's gradient stops here
+            state = detached(state)  # the next chunk's gradient stops here
             total = total + loss.detach() * chunk.shape[1]
         self.log("train/loss", total / inputs.shape[1], on_step=True, on_epoch=True, prog_bar=True, sync_dist=True)
 
@@ -142,19 +132,25 @@ class Forecaster(ManualOptimization):
         """The forecast of the step after each sequence."""
         return {"forecast": self(batch[0])[:, -1]}
 
-    def configure_optimizers(self) -> {% if cookiecutter.optimizers == "1" %}dict{% else %}list[dict]{% endif %}:
-        hp = self.hparams
-        # Each batch makes one optimizer step per accumulation window of chunks, the last window possibly short.
-        steps_per_batch = math.ceil(math.ceil(hp.sequence_length / hp.tbptt_steps) / hp.accumulate_grad_batches)
-        total_steps, steps_per_epoch = schedule_steps(
-            self.trainer, passes_per_epoch=training_batches(self.trainer) * steps_per_batch, accumulate=1
-        )
-        schedule = {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "monitor": None}
-{%- if cookiecutter.optimizers == "1" %}
-        return configure_optimizer(self.parameters(), hp.lr, hp, **schedule)
+    def chunk_passes(self) -> int:
+        """Backward passes an epoch, for sizing the schedules: one a chunk, each batch's last accumulation
+        window counted whole, since it steps even when short (one step per `accumulate_grad_batches` passes)."""
+        chunks = math.ceil(self.hparams.sequence_length / self.hparams.tbptt_steps)
+        accumulate = self.accumulate_grad_batches
+        return training_batches(self.trainer) * math.ceil(chunks / accumulate) * accumulate
+{% if cookiecutter.optimizers == "1" %}
+    def configure_optimizers(self) -> dict:
+        return configure(self.optimizer, self.scheduler, self.parameters(), self.trainer, self.chunk_passes())
 {%- else %}
+    def configure_optimizers(self) -> list[dict]:
+        passes = self.chunk_passes()
         return [
-            configure_optimizer(self.net.lstm.parameters(), hp.lr, hp, **schedule),
-            configure_optimizer(self.net.head.parameters(), hp.head_lr, hp, **schedule),
+            configure(self.lstm_optimizer, self.lstm_scheduler, self.net.lstm.parameters(), self.trainer, passes),
+            configure(self.head_optimizer, self.head_scheduler, self.net.head.parameters(), self.trainer, passes),
         ]
 {%- endif %}
+
+
+def detached(state: Any) -> Any:
+    """The recurrent state (a tensor, or a tuple of them as an LSTM's) cut from its graph."""
+    return state.detach() if isinstance(state, Tensor) else tuple(detached(part) for part in state)

@@ -9,9 +9,16 @@ State = tuple[Tensor, Tensor]
 
 class LSTMForecaster(nn.Module):
     """One-step-ahead forecasts: an LSTM reads the series, a linear head maps each hidden state to
-    the next values of every variable."""
+    the next values of every variable.
 
-    def __init__(self, input_size: int, hidden_size: int = 64, num_layers: int = 1, dropout: float = 0.0) -> None:
+    Args:
+        input_size: Variables per time step (linked from the data module).
+        hidden_size: LSTM state size.
+        num_layers: Stacked LSTM layers.
+        dropout: Dropout between LSTM layers (with 2 or more).
+    """
+
+    def __init__(self, input_size: int = 1, hidden_size: int = 64, num_layers: int = 1, dropout: float = 0.0) -> None:
         super().__init__()
         self.lstm = nn.LSTM(
             input_size, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0

@@ -34,7 +34,7 @@ class CLI(ProjectCLI):
 {%- elif cookiecutter.task == "gan" %}
         "data.input_shape": ("model.generator.init_args.image_shape", "model.discriminator.init_args.image_shape"),
 {%- else %}
-        "data.num_features": "model.net.init_args.input_size",
+        "data.num_features": ("model.input_size", "model.net.init_args.input_size"),
         "data.sequence_length": "model.sequence_length",
 {%- endif %}
     }

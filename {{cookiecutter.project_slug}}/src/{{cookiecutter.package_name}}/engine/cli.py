@@ -18,7 +18,16 @@ from lightning.pytorch.utilities import rank_zero_info
 
 from .checkpoints import UnsafeCheckpointError, load_checkpoint
 from .distributed import check_devices, check_slurm, is_first_process, slurm_job
-from .runs import RUN_NAME, claim_run_dir, find_checkpoint, find_run, latest_checkpoint, latest_valid, run_of, saved_config
+from .runs import (
+    RUN_NAME,
+    claim_run_dir,
+    find_checkpoint,
+    find_run,
+    latest_checkpoint,
+    latest_valid,
+    run_of,
+    saved_config,
+)
 from .trainer import Trainer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -40,6 +49,8 @@ ONE_DEVICE = [
 ]
 # Where classes named by a checkpoint may come from, besides the project's own package.
 TRUSTED_PACKAGES = ("torch", "lightning", "torchmetrics")
+
+
 class _DropChatter(logging.Filter):
     """Hide Lightning's advertising tips and its note about our own model summary; keep every other message."""
 
@@ -144,7 +155,9 @@ class ProjectCLI(LightningCLI):
                 default=None,
                 help="Before training, find the learning rate (lr) or the largest batch size that fits (batch_size).",
             )
-            if not hasattr(self.model_class, "take_step_settings"):  # StochasticWeightAveraging needs automatic optimization
+            if not hasattr(
+                self.model_class, "take_step_settings"
+            ):  # StochasticWeightAveraging needs automatic optimization
                 parser.add_argument("--swa", type=SWA, default=SWA(), help="Stochastic weight averaging.")
         if self.script_arguments is not None:
             self.script_arguments(parser)
@@ -162,7 +175,9 @@ class ProjectCLI(LightningCLI):
             checkpoint = resume_point(config.resume, config.ckpt_path, logs)
             saved = saved_config(checkpoint)
             rank_zero_info(f"resuming from {checkpoint}" + (f" with {saved}" if saved else ""))
-            config = parser.parse_args([*(["--config", str(saved)] if saved else []), *args, f"--ckpt_path={checkpoint}"])
+            config = parser.parse_args(
+                [*(["--config", str(saved)] if saved else []), *args, f"--ckpt_path={checkpoint}"]
+            )
             config.resume = None
         elif not self.training:
             checkpoint = find_checkpoint(config.ckpt_path, logs)
@@ -185,8 +200,12 @@ class ProjectCLI(LightningCLI):
             return
         if self.averages_weights:
             swa = self.config.swa
-            averaging = Namespace(swa_lrs=swa.lrs, swa_epoch_start=swa.epoch_start, annealing_epochs=swa.annealing_epochs)
-            callback = Namespace(class_path="lightning.pytorch.callbacks.StochasticWeightAveraging", init_args=averaging)
+            averaging = Namespace(
+                swa_lrs=swa.lrs, swa_epoch_start=swa.epoch_start, annealing_epochs=swa.annealing_epochs
+            )
+            callback = Namespace(
+                class_path="lightning.pytorch.callbacks.StochasticWeightAveraging", init_args=averaging
+            )
             trainer.callbacks = [*(trainer.callbacks or []), callback]
         check_slurm(trainer.plugins)
         check_devices(trainer)

@@ -114,7 +114,9 @@ class OneCycle(lr_scheduler.OneCycleLR):
 
     interval = "step"
 
-    def __init__(self, optimizer: Optimizer, pct_start: float = 0.3, div_factor: float = 25.0, lrf: float = 0.01) -> None:
+    def __init__(
+        self, optimizer: Optimizer, pct_start: float = 0.3, div_factor: float = 25.0, lrf: float = 0.01
+    ) -> None:
         super().__init__(
             optimizer,
             max_lr=[group["lr"] for group in optimizer.param_groups],

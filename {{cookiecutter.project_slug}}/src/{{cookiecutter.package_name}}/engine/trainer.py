@@ -98,7 +98,11 @@ class Trainer(L.Trainer):
         take = getattr(model, "take_step_settings", None)  # ManualOptimization's
         if take is not None:
             if self._step_settings is None:
-                self._step_settings = (self.gradient_clip_val, self.gradient_clip_algorithm, self.accumulate_grad_batches)
+                self._step_settings = (
+                    self.gradient_clip_val,
+                    self.gradient_clip_algorithm,
+                    self.accumulate_grad_batches,
+                )
                 self.gradient_clip_val, self.accumulate_grad_batches = None, 1
             take(*self._step_settings)
         super().fit(model, *args, **kwargs)

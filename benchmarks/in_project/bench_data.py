@@ -1,8 +1,8 @@
-"""Benchmark the project's data pipeline against torchvision's usual per-sample one, on the same images.
+"""Benchmark a rendered project's data pipeline against torchvision's usual per-sample one, on the same images.
 
-Usage:
-    python -m {{ cookiecutter.package_name }}.bench_data                    # the data in configs/default.yaml
-    python -m {{ cookiecutter.package_name }}.bench_data --synthetic 60000  # random images of its shape, no files
+Copied into a rendered project's package and run there by benchmarks/speed.py (see it for usage):
+    python -m <package>.bench_data                    # the data in configs/default.yaml
+    python -m <package>.bench_data --synthetic 60000  # random images of its shape, no files
 
 The project's pipeline slices whole batches out of uint8 tensors and turns them into model input
 as tensors (`to_model_input`, what training does on the device). The per-sample one is what
@@ -24,9 +24,9 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from .cli import DEFAULT_CONFIG
-from .image_data import to_model_input
-from .loaders import TensorBatches, tensor_loader
+from .engine.cli import DEFAULT_CONFIG
+from .engine.image_data import to_model_input
+from .engine.loaders import TensorBatches, tensor_loader
 
 
 class PerSampleImages(Dataset):

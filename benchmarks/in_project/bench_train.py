@@ -1,9 +1,9 @@
-"""Benchmark the project's training against a plain PyTorch loop doing the same optimizer steps.
+"""Benchmark a rendered project's training against a plain PyTorch loop doing the same optimizer steps.
 
-Usage:
-    python -m {{ cookiecutter.package_name }}.bench                          # the data and settings of configs/default.yaml
-    python -m {{ cookiecutter.package_name }}.bench --synthetic 60000 --data.batch_size 256   # MNIST-sized tensors
-    python -m {{ cookiecutter.package_name }}.bench --epochs 8 --trainer.accelerator gpu      # any train.py flag
+Copied into a rendered project's package and run there by benchmarks/speed.py (see it for usage):
+    python -m <package>.bench_train                          # the data and settings of configs/default.yaml
+    python -m <package>.bench_train --synthetic 60000 --data.batch_size 256   # MNIST-sized tensors
+    python -m <package>.bench_train --epochs 8 --trainer.accelerator gpu      # any train.py flag
 
 The Trainer runs with the project's own callbacks, logger and checkpoints (into a temporary folder).
 At the end of each of its epochs a plain loop trains a copy of the same initial network for one
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import statistics
 import tempfile
 import time
@@ -28,10 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .cli import ProjectCLI
-from .image_data import ImageDataModule, Normalize, to_model_input
-from .optim import configure_optimizer, schedule_steps
-from .speed import prepare_nets
+from .cli import CLI
+from .engine.image_data import ImageDataModule, Normalize, to_model_input
+from .engine.optim import configure
+from .engine.speed import prepare_nets
 
 
 class SyntheticImages(ImageDataModule):
@@ -93,21 +94,15 @@ class PlainLoop(L.Callback):
         self.net = copy.deepcopy(pl_module.net)  # the initial weights, before any step
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        hp = pl_module.hparams
+        if not pl_module.automatic_optimization:
+            raise SystemExit("error: the benchmark compares one optimizer stepped by Lightning: render optimizers=1")
         self.device = pl_module.device
         self.net = self.net.to(self.device)
-        prepare_nets([self.net], self.device, bool(hp.get("compile")))  # as the model's configure_model does
-        total_steps, steps_per_epoch = schedule_steps(trainer, accumulate=1)
-        schedule = {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "monitor": None}
-        if "head_lr" in hp:  # two optimizers: backbone and head
-            groups = [(self.net.backbone.parameters(), hp.lr), (self.net.head.parameters(), hp.head_lr)]
-            self.clip = hp.gradient_clip_val
-        else:
-            groups = [(self.net.parameters(), hp.lr)]
-            self.clip = trainer.gradient_clip_val
-        configs = [configure_optimizer(params, lr, hp, **schedule) for params, lr in groups]
-        self.optimizers = [config["optimizer"] for config in configs]
-        self.schedulers = [config.get("lr_scheduler") for config in configs]
+        prepare_nets([self.net], self.device, getattr(trainer, "compile", False))  # as configure_model does
+        # The model's own optimizer and schedule (from the config), built over the copy's parameters.
+        config = configure(pl_module.optimizer, pl_module.scheduler, self.net.parameters(), trainer)
+        self.optimizers, self.schedulers = [config["optimizer"]], [config.get("lr_scheduler")]
+        self.clip = trainer.gradient_clip_val
         # Made now, before any epoch reseeds torch: the shuffle order derives from the seed of the run.
         self.train_loader, self.val_loader = trainer.datamodule.train_dataloader(), trainer.datamodule.val_dataloader()
         precision = str(trainer.precision)
@@ -189,25 +184,11 @@ class PlainLoop(L.Callback):
         return float(total / count)
 
 
-class BenchCLI(ProjectCLI):
-    """The project's command line, with the run (logs and checkpoints) written into `folder`."""
-
-    def __init__(self, args: list[str], folder: str) -> None:
-        self.folder = folder
-        super().__init__(args, training=False)
-
-    def before_instantiate_classes(self) -> None:
-        super().before_instantiate_classes()
-        trainer = self.config.trainer
-        trainer.default_root_dir = self.folder
-        if trainer.logger:
-            trainer.logger.init_args.save_dir = self.folder
-
-
 def run(args: list[str], epochs: int, warmup: int) -> dict[str, float]:
     """Train with the project's Trainer and the plain loop side by side; return their timings."""
     with tempfile.TemporaryDirectory() as folder:
-        cli = BenchCLI([*args, f"--trainer.max_epochs={warmup + epochs}"], folder)
+        os.chdir(folder)  # the run's logs and checkpoints go there
+        cli = CLI([*args, f"--trainer.max_epochs={warmup + epochs}"])
         trainer = cli.trainer
         plain = PlainLoop(seed=cli.config.seed_everything or 0)
         trainer.callbacks.append(plain)
@@ -239,7 +220,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--tolerance", type=float, default=1e-3, help="largest validation loss difference allowed")
     options, rest = parser.parse_known_args(argv)
     if options.synthetic:
-        rest = ["--data={{ cookiecutter.package_name }}.bench.SyntheticImages", f"--data.size={options.synthetic}", *rest]
+        rest = [f"--data={__package__}.bench_train.SyntheticImages", f"--data.size={options.synthetic}", *rest]
     result = run(rest, options.epochs, options.warmup)
     print(
         f"{result['train_images']:,} training images, batch {result['batch_size']}, {result['steps_per_epoch']} steps"
