@@ -27,7 +27,8 @@ class TinyGRU(nn.Module):
 
 
 def test_forward_forecasts_every_step_and_forecast_rolls_forward() -> None:
-    flags = ["--model.net.init_args.input_size=3", "--model.sequence_length=20", "--model.net.init_args.hidden_size=8"]
+    flags = ["--model.input_size=3", "--model.net.input_size=3", "--model.sequence_length=20"]
+    flags.append("--model.net.hidden_size=8")
     model = build_model(None, *flags).eval()
     history = torch.randn(2, 20, 3)
     assert model.example_input_array.shape == (2, 20, 3)
