@@ -13,12 +13,15 @@ SERIES_DATASETS = {"signal"}
 # shadowed by a script or test module of the project (the scripts' folder comes first on sys.path).
 TAKEN_NAMES = {
     *("lightning", "torch", "torchvision", "torchmetrics", "jsonargparse", "sklearn", "numpy", "rich"),
-    *("tensorboard", "PIL", "yaml", "onnx", "onnxruntime", "packaging", "optuna", "wandb", "mlflow"),
+    *("tensorboard", "PIL", "yaml", "onnx", "onnxruntime", "packaging", "optuna", "optuna_integration"),
+    *("wandb", "mlflow", "sqlalchemy"),
     *("tests", "conftest", "fake_data", "processes"),
 }
 # The project's scripts and the names scripts may take as it grows: `python train.py` would import the
 # script instead of a package of the same name.
 SCRIPT_NAMES = {"train", "evaluate", "predict", "export", "sweep", "test", "tune", "benchmark"}
+# Longer import names would push the generated code's import lines past its line length.
+MAX_PACKAGE_LENGTH = 40
 SLUG_PATTERN = re.compile(r"[a-z][a-z0-9_-]*")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -42,10 +45,15 @@ def check_slug(slug: str) -> list[str]:
 
 def check_package(name: str) -> list[str]:
     """The import name: a Python identifier that is not a keyword and shadows nothing the project imports."""
-    if not name.isidentifier():
+    if not (name.isidentifier() and name.isascii()):
         return [
-            f"package_name {name!r} is not a valid Python identifier: use letters, digits and '_',"
+            f"package_name {name!r} is not a valid Python identifier: use ASCII letters, digits and '_',"
             " not starting with a digit (e.g. 'digits_classifier')"
+        ]
+    if len(name) > MAX_PACKAGE_LENGTH:
+        return [
+            f"package_name {name!r} has {len(name)} characters: use at most {MAX_PACKAGE_LENGTH}"
+            f" (e.g. {name[:MAX_PACKAGE_LENGTH].rstrip('_')!r})"
         ]
     if keyword.iskeyword(name):
         return [f"package_name {name!r} is a Python keyword: pick another name (e.g. '{name}_model')"]

@@ -13,21 +13,22 @@ CONTEXT = json.loads((TEMPLATE / "cookiecutter.json").read_text())
 ML_QUESTIONS = ("task", "dataset", "optimizers", "scheduler", "logger", "precision")
 CHOICES = {question: CONTEXT[question] for question in ML_QUESTIONS}
 DEFAULTS = {question: choices[0] for question, choices in CHOICES.items()}
-# Every valid pair of choices of these questions appears in some covering combination, and so does
-# every task with every dataset it accepts.
+# Every valid pair of choices of these questions appears in some covering combination, and so do every
+# task with every dataset it accepts and every task with every logger.
 PAIRWISE = ("task", "optimizers", "scheduler", "precision")
-PAIRS = (*itertools.combinations(PAIRWISE, 2), ("task", "dataset"))
+PAIRS = (*itertools.combinations(PAIRWISE, 2), ("task", "dataset"), ("task", "logger"))
 
 
-def _load_pre_gen_hook():
-    """The pre-generation hook as a module: its rules are the one definition of a valid answer."""
-    spec = importlib.util.spec_from_file_location("pre_gen_project", TEMPLATE / "hooks" / "pre_gen_project.py")
+def load_module(path: Path):
+    """A Python file as a module, by its path (a hook, or a rendered project's test helpers)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-HOOK = _load_pre_gen_hook()
+# The pre-generation hook: its rules are the one definition of a valid answer.
+HOOK = load_module(TEMPLATE / "hooks" / "pre_gen_project.py")
 
 
 def is_valid(answers: dict[str, str]) -> bool:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from combos import TEMPLATE
+from combos import HOOK, TEMPLATE
+from conftest import assert_ruff_clean
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
@@ -81,3 +83,53 @@ def test_next_steps_are_printed(tmp_path: Path, capfd: pytest.CaptureFixture) ->
     cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(tmp_path))
     out = capfd.readouterr().out
     assert "cd digits-classifier" in out and "make train" in out
+
+
+# Pieces of the names a user may type: spaces, punctuation, quotes, braces, unicode, emoji, long words.
+# (Jinja itself, "{{ x }}", is rendered by cookiecutter before any hook runs.)
+NAME_PIECES = (
+    *("Digits", "net", "Ünïcode", "日本", "🚀", "x" * 30, "Model 2", "v2"),
+    *(" ", "-", "_", "!", "'", '"', "/", ".", "{x}", "%", "\t", "0"),
+)
+
+
+def random_names(count: int, seed: int = 12) -> list[str]:
+    """`count` project names of 1 to 6 random pieces: reproducible from `seed`."""
+    rng = random.Random(seed)
+    return ["".join(rng.choices(NAME_PIECES, k=rng.randint(1, 6))) for _ in range(count)]
+
+
+def test_any_project_name_renders_a_clean_project_or_is_refused_in_one_line(
+    tmp_path: Path, capfd: pytest.CaptureFixture
+) -> None:
+    longest = "n" * HOOK.MAX_PACKAGE_LENGTH
+    names = [*random_names(24), longest, longest + "n", "My Net", "net_2 model"]
+    rendered, refused = [], []
+    for index, name in enumerate(names):
+        output = tmp_path / str(index)
+        try:
+            project = cookiecutter(
+                str(TEMPLATE), no_input=True, extra_context={"project_name": name}, output_dir=str(output)
+            )
+        except FailedHookException:
+            errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("ERROR:")]
+            assert errors and all(line.split()[1] in ("project_slug", "package_name") for line in errors), (
+                name,
+                errors,
+            )
+            assert not output.exists() or list(output.iterdir()) == [], name
+            refused.append(name)
+            continue
+        rendered.append(Path(project))
+    assert longest in [p.name for p in rendered] and longest + "n" in refused
+    assert len(rendered) >= 10 and len(refused) >= 2  # both kinds occur among the random names
+    assert_ruff_clean(*rendered)
+    packages = {str(project / "src"): project.name.replace("-", "_") for project in rendered}
+    script = (
+        "import importlib, sys\n"
+        "for src, package in {!r}.items():\n"
+        "    sys.path.insert(0, src)\n"
+        "    importlib.import_module(package + '.cli')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script.format(packages)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

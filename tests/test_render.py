@@ -58,6 +58,8 @@ def expected_files(answers: dict[str, str], package: str = "digits_classifier") 
         "configs/slurm.yaml",
         "scripts/slurm.sbatch",
         "train.py",
+        "sweep.py",
+        "configs/sweep.yaml",
         "evaluate.py",
         "predict.py",
         "export.py",
@@ -75,6 +77,9 @@ def expected_files(answers: dict[str, str], package: str = "digits_classifier") 
         "tests/test_loaders.py",
         "tests/test_model.py",
         "tests/test_optim.py",
+        "tests/test_safety.py",
+        "tests/test_sweep.py",
+        "tests/test_trackers.py",
         "tests/test_train.py",
         "tests/test_speed.py",
     }
@@ -91,8 +96,8 @@ def expected_files(answers: dict[str, str], package: str = "digits_classifier") 
 
 # The machinery every project has, whatever the answers.
 ENGINE = (
-    *("__init__", "checkpoints", "cli", "distributed", "loaders", "optim", "progress", "runs", "scripts"),
-    *("sharding", "speed", "trainer"),
+    *("__init__", "checkpoints", "cli", "distributed", "guards", "loaders", "optim", "progress", "runs"),
+    *("scripts", "sharding", "speed", "sweeps", "trackers", "trainer"),
 )
 
 
@@ -118,7 +123,12 @@ def assert_answers_in_config(project: Path, answers: dict[str, str]) -> None:
     schedules = [value for key, value in model.items() if key.endswith("scheduler")]
     assert len(schedules) == (1 if answers["optimizers"] == "1" else 2)
     assert {(s and s["class_path"].rsplit(".", 1)[1]) for s in schedules} == {SCHEDULES[answers["scheduler"]]}
-    logger = {"tensorboard": "TensorBoardLogger", "csv": "CSVLogger"}.get(answers["logger"])
+    logger = {
+        "tensorboard": "TensorBoardLogger",
+        "csv": "CSVLogger",
+        "wandb": "WandbLogger",
+        "mlflow": "MLFlowLogger",
+    }.get(answers["logger"])
     assert (trainer["logger"] and trainer["logger"]["class_path"].rsplit(".", 1)[1]) == (logger or False)
     callbacks = [callback["class_path"].rsplit(".", 1)[1] for callback in trainer["callbacks"]]
     assert ("LearningRateMonitor" in callbacks) == (answers["logger"] != "none")

@@ -40,28 +40,15 @@ from torchvision.utils import save_image
 
 from {{ cookiecutter.package_name }}.cli import CLI
 {%- if images and task != "gan" and cookiecutter.dataset == "image_folder" %}
-from {{ cookiecutter.package_name }}.data import EXTENSIONS, decode
+from {{ cookiecutter.package_name }}.data import folder_batches
 {%- endif %}
 {%- if images and task != "gan" %}
 from {{ cookiecutter.package_name }}.engine.image_data import to_model_input
-from {{ cookiecutter.package_name }}.engine.loaders import DataError
 {%- endif %}
 from {{ cookiecutter.package_name }}.engine.runs import run_of
 from {{ cookiecutter.package_name }}.engine.scripts import run_script
 {%- if images and task != "gan" and cookiecutter.dataset != "image_folder" %}
-from {{ cookiecutter.package_name }}.image_folder import EXTENSIONS, decode
-{%- endif %}
-{%- if images and task != "gan" %}
-
-
-def folder_batches(folder: Path, shape: tuple[int, int, int], batch_size: int = 256):
-    """(paths, uint8 images) batches of every image under `folder`, decoded and resized to `shape`."""
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in EXTENSIONS)
-    if not paths:
-        raise DataError(f"no images ({', '.join(EXTENSIONS)}) under {folder}")
-    for start in range(0, len(paths), batch_size):
-        chunk = paths[start : start + batch_size]
-        yield chunk, torch.stack([torch.from_numpy(decode(p, shape[1], shape[0])) for p in chunk])
+from {{ cookiecutter.package_name }}.image_folder import folder_batches
 {%- endif %}
 
 

@@ -20,6 +20,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from {{ cookiecutter.package_name }}.cli import CLI
 from {{ cookiecutter.package_name }}.engine.distributed import Requeued
+from {{ cookiecutter.package_name }}.engine.runs import run_dir
 from {{ cookiecutter.package_name }}.engine.scripts import (
     evaluate,
     evaluate_on_one_device,
@@ -29,6 +30,7 @@ from {{ cookiecutter.package_name }}.engine.scripts import (
     tune,
     write_metrics,
 )
+from {{ cookiecutter.package_name }}.engine.trackers import finish, record
 
 
 def main(args: list[str] | None = None) -> dict[str, float]:
@@ -49,7 +51,7 @@ def main(args: list[str] | None = None) -> dict[str, float]:
     except Requeued as requeued:
         rank_zero_info(str(requeued))
         return {}
-    run = Path(trainer.log_dir)  # on every process: under several, a broadcast from the first
+    run = run_dir(trainer)  # on every process: under several, a broadcast from the first
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     if cli.averages_weights:
         best = str(run / "averaged.ckpt")  # the averaged weights, which no checkpoint holds
@@ -69,6 +71,9 @@ def main(args: list[str] | None = None) -> dict[str, float]:
             load_weights(cli.model, best)
         metrics = evaluate(cli, best or "final weights")
     write_metrics(run / "test_metrics.json", metrics, best or None)
+    if best:
+        record(trainer, "best_checkpoint", str(Path(best).resolve()))
+    finish(trainer)
     return metrics
 
 

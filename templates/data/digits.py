@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from .engine.image_data import ImageDataModule, Normalize, stratified_split
+from .engine.loaders import check_settings
 
 
 class DigitsDataModule(ImageDataModule):
@@ -40,11 +41,7 @@ class DigitsDataModule(ImageDataModule):
         normalize: Normalize = "standard",
     ) -> None:
         super().__init__()
-        if not 0 < val_fraction < 1 or not 0 < test_fraction < 1 or val_fraction + test_fraction >= 1:
-            raise ValueError(
-                f"val_fraction={val_fraction} and test_fraction={test_fraction} must each lie in (0, 1)"
-                " and sum to less than 1"
-            )
+        check_settings(batch_size, num_workers, val_fraction=val_fraction, test_fraction=test_fraction)
         self.save_hyperparameters()
 
     def load(self) -> dict[str, tuple[Tensor, Tensor]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -12,10 +14,12 @@ from PIL import Image
 from torch import Tensor
 
 from .engine.image_data import ImageDataModule, Normalize, stratified_split
-from .engine.loaders import DataError
+from .engine.loaders import DataError, check_settings
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 SPLITS = ("train", "val", "test")
+# What PIL raises for a file it cannot decode: unreadable, corrupt, not an image, or too large to be safe.
+UNREADABLE = (OSError, ValueError, Image.DecompressionBombError)
 
 
 def class_folders(folder: Path) -> dict[str, list[Path]]:
@@ -38,8 +42,40 @@ def decode(path: Path, size: int, channels: int) -> np.ndarray:
     """One image as uint8 (channels, size, size), converted to grayscale or RGB and resized."""
     with Image.open(path) as image:
         image = image.convert("L" if channels == 1 else "RGB").resize((size, size), Image.Resampling.BILINEAR)
-        array = np.asarray(image, dtype=np.uint8)
+        array = np.array(image, dtype=np.uint8)  # a writable copy, as torch.from_numpy wants
     return array[None] if channels == 1 else array.transpose(2, 0, 1)
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Every image file under `folder` and its sub-folders, sorted; links to folders are not followed."""
+    if not folder.is_dir():
+        raise DataError(f"{folder} is not a folder: give a folder of images")
+    paths = [Path(top) / name for top, _, names in os.walk(folder) for name in names]
+    images = sorted(path for path in paths if path.suffix.lower() in EXTENSIONS)
+    if not images:
+        raise DataError(f"no images ({', '.join(EXTENSIONS)}) under {folder}")
+    return images
+
+
+def folder_batches(folder: Path, shape: tuple[int, int, int], batch_size: int = 256) -> Iterator[tuple[list, Tensor]]:
+    """(paths, uint8 images) batches of every image under `folder`, decoded and resized to `shape`
+    (channels, height, width). A file that cannot be decoded is skipped with a warning that names it."""
+    paths = image_files(folder)
+    read = 0
+    for start in range(0, len(paths), batch_size):
+        chunk, images = [], []
+        for path in paths[start : start + batch_size]:
+            try:
+                images.append(torch.from_numpy(decode(path, shape[1], shape[0])))
+            except UNREADABLE as error:
+                rank_zero_warn(f"skipping unreadable image {path}: {error}")
+                continue
+            chunk.append(path)
+        if images:
+            read += len(images)
+            yield chunk, torch.stack(images)
+    if not read:
+        raise DataError(f"none of the {len(paths)} images under {folder} can be read")
 
 
 class ImageFolderDataModule(ImageDataModule):
@@ -87,11 +123,7 @@ class ImageFolderDataModule(ImageDataModule):
         normalize: Normalize = "standard",
     ) -> None:
         super().__init__()
-        if not 0 < val_fraction < 1 or not 0 < test_fraction < 1 or val_fraction + test_fraction >= 1:
-            raise ValueError(
-                f"val_fraction={val_fraction} and test_fraction={test_fraction} must each lie in (0, 1)"
-                " and sum to less than 1"
-            )
+        check_settings(batch_size, num_workers, val_fraction=val_fraction, test_fraction=test_fraction)
         self.save_hyperparameters()
         folder = Path(root)
         if not folder.is_dir():
@@ -126,7 +158,7 @@ class ImageFolderDataModule(ImageDataModule):
             for path in paths:
                 try:
                     images.append(decode(path, hp.size, hp.channels))
-                except (OSError, ValueError) as error:  # PIL's errors for unreadable or corrupt files
+                except UNREADABLE as error:
                     if not hp.skip_bad_images:
                         raise DataError(
                             f"cannot read image {path}: {error}; fix or remove it, or set data.skip_bad_images: true"

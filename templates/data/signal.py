@@ -11,7 +11,7 @@ import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
-from .engine.loaders import DataError, TensorBatches, hold_on_device, tensor_loader
+from .engine.loaders import DataError, TensorBatches, check_settings, hold_on_device, tensor_loader
 
 
 def generate_signals(count: int, length: int, periods: tuple[float, ...], noise: float, seed: int) -> np.ndarray:
@@ -44,6 +44,12 @@ def read_csv_series(path: Path) -> np.ndarray:
         raise DataError(f"{path}: every cell after the header must be a number ({error})") from None
     if values.ndim != 2 or not len(values):
         raise DataError(f"{path}: no data rows, or rows of different lengths")
+    if len(bad := np.argwhere(~np.isfinite(values))):
+        row, column = bad[0]
+        raise DataError(
+            f"{path}: data row {row + 1}, column {column + 1} is {values[row, column]} ({len(bad)} cell(s) not finite):"
+            " fill or drop the missing values first"
+        )
     return values
 
 
@@ -92,11 +98,7 @@ class SignalDataModule(LightningDataModule):
         split_seed: int = 0,
     ) -> None:
         super().__init__()
-        if not 0 < val_fraction < 1 or not 0 < test_fraction < 1 or val_fraction + test_fraction >= 1:
-            raise ValueError(
-                f"val_fraction={val_fraction} and test_fraction={test_fraction} must each lie in (0, 1)"
-                " and sum to less than 1"
-            )
+        check_settings(batch_size, num_workers, val_fraction=val_fraction, test_fraction=test_fraction)
         self.save_hyperparameters()
         self.series = read_csv_series(Path(csv_path)) if csv_path else None
         self.num_features = 1 if self.series is None else self.series.shape[1]

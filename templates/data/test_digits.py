@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from {{ cookiecutter.package_name }}.data import DigitsDataModule
+from {{ cookiecutter.package_name }}.engine.loaders import DataError
 
 
 @pytest.fixture(scope="module")
@@ -55,5 +56,10 @@ def test_symmetric_normalisation_spans_minus_one_to_one() -> None:
 
 
 def test_bad_fractions_are_refused() -> None:
-    with pytest.raises(ValueError, match="val_fraction=0.6 and test_fraction=0.5"):
+    with pytest.raises(DataError, match="data.val_fraction 0.6 \\+ data.test_fraction 0.5 hold out all the data"):
         DigitsDataModule(val_fraction=0.6, test_fraction=0.5)
+    with pytest.raises(DataError, match="data.val_fraction 1.5: a share of the data, between 0 and 1"):
+        DigitsDataModule(val_fraction=1.5)
+    for size in (0, -3):
+        with pytest.raises(DataError, match=f"data.batch_size {size}: a batch holds at least 1 sample"):
+            DigitsDataModule(batch_size=size)

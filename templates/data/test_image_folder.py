@@ -11,8 +11,8 @@ import torch
 from fake_data import write_image_folder
 from PIL import Image
 
-from {{ cookiecutter.package_name }}.{{ "data import ImageFolderDataModule" if module == "data" else "engine.loaders import DataError" }}
-from {{ cookiecutter.package_name }}.{{ "engine.loaders import DataError" if module == "data" else "image_folder import ImageFolderDataModule" }}
+from {{ cookiecutter.package_name }}.{{ "data import ImageFolderDataModule, folder_batches" if module == "data" else "engine.loaders import DataError" }}
+from {{ cookiecutter.package_name }}.{{ "engine.loaders import DataError" if module == "data" else "image_folder import ImageFolderDataModule, folder_batches" }}
 
 
 @pytest.fixture
@@ -81,3 +81,35 @@ def test_jpeg_and_odd_sizes_are_read_too(tmp_path: Path) -> None:
     data.setup()
     red = data.splits["train"].inputs[data.splits["train"].targets == data.classes.index("red")]
     assert red.shape[1:] == (3, 8, 8) and red[:, 0].float().mean() > 200 and red[:, 2].float().mean() < 50
+
+
+def test_an_image_too_large_to_decode_safely_is_skipped_like_a_corrupt_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_image_folder(tmp_path)
+    bomb = root / "class_0" / "bomb.png"
+    Image.new("L", (64, 64)).save(bomb)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 64x64 is then over twice the limit, as a bomb is
+    with pytest.raises(DataError, match=re.escape(f"cannot read image {bomb}")):
+        ImageFolderDataModule(str(root), size=8).setup()
+    data = ImageFolderDataModule(str(root), size=8, skip_bad_images=True)
+    with pytest.warns(UserWarning, match=re.escape(f"skipping unreadable image {bomb}")):
+        data.setup()
+    assert sum(len(split) for split in data.splits.values()) == 90
+
+
+def test_prediction_input_skips_unreadable_files_and_follows_no_link_loop(tmp_path: Path) -> None:
+    root = write_image_folder(tmp_path, per_class=2, classes=2)
+    (root / "class_0" / "broken.png").write_bytes(b"not an image")
+    (root / "class_1" / "loop").symlink_to(root, target_is_directory=True)
+    with pytest.warns(UserWarning, match=re.escape(f"skipping unreadable image {root / 'class_0' / 'broken.png'}")):
+        batches = list(folder_batches(root, (1, 8, 8)))
+    paths = [path for chunk, _ in batches for path in chunk]
+    assert len(paths) == 4 and all(path.parent.parent == root for path in paths)
+    assert batches[0][1].shape == (4, 1, 8, 8) and batches[0][1].dtype == torch.uint8
+    with pytest.raises(DataError, match=re.escape(f"{tmp_path / 'nowhere'} is not a folder")):
+        list(folder_batches(tmp_path / "nowhere", (1, 8, 8)))
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "a.png").write_bytes(b"not an image")
+    with pytest.warns(UserWarning), pytest.raises(DataError, match="none of the 1 images under .*junk can be read"):
+        list(folder_batches(tmp_path / "junk", (1, 8, 8)))

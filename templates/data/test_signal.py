@@ -65,3 +65,6 @@ def test_bad_csv_files_are_refused_with_their_path(tmp_path: Path) -> None:
     short = SignalDataModule(csv_path=str(write_csv(tmp_path / "short.csv", 50)), sequence_length=64)
     with pytest.raises(DataError, match="the train part has 35 of the 50 time steps, fewer than sequence_length"):
         short.setup()
+    (tmp_path / "gaps.csv").write_text("value\n1.0\n2.0\nnan\n4.0\ninf\n")
+    with pytest.raises(DataError, match=r"gaps.csv: data row 3, column 1 is nan \(2 cell\(s\) not finite\)"):
+        SignalDataModule(csv_path=str(tmp_path / "gaps.csv"))

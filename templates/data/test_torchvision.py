@@ -3,10 +3,16 @@
 
 from __future__ import annotations
 
+{% if cookiecutter.dataset != "cifar10" -%}
+import struct
+{% endif -%}
 from pathlib import Path
 
 import pytest
 import torch
+{%- if cookiecutter.dataset != "cifar10" %}
+from fake_data import write_dataset
+{%- endif %}
 
 from {{ cookiecutter.package_name }}.data import {{ cls }}
 from {{ cookiecutter.package_name }}.engine.loaders import DataError
@@ -48,3 +54,26 @@ def test_missing_files_say_where_they_were_expected_and_how_to_get_them(tmp_path
 def test_prepare_data_reads_present_files_without_network(datamodule: {{ cls }}) -> None:
     datamodule.prepare_data()  # download=False in the fixture: only reads, raises if anything is missing
     assert datamodule.num_classes == 10 and datamodule.input_shape == {{ (3, 32, 32) if cookiecutter.dataset == "cifar10" else (1, 28, 28) }}
+
+
+def test_a_damaged_file_is_named(datamodule: {{ cls }}) -> None:
+    root = Path(datamodule.hparams.data_dir)
+{%- if cookiecutter.dataset == "cifar10" %}
+    damaged = root / "cifar-10-batches-py" / "test_batch"
+{%- else %}
+    damaged = root / "{{ "MNIST" if cookiecutter.dataset == "mnist" else "FashionMNIST" }}" / "raw" / "t10k-images-idx3-ubyte"
+{%- endif %}
+    damaged.write_bytes(damaged.read_bytes()[:1000])  # cut short, as by an interrupted copy
+    with pytest.raises(DataError, match="damaged or cut short; delete") as error:
+        {{ cls }}(str(root), download=False).prepare_data()
+    assert str(damaged) in str(error.value)
+{%- if cookiecutter.dataset != "cifar10" %}
+
+
+def test_images_and_labels_of_different_counts_are_refused(tmp_path: Path) -> None:
+    raw = write_dataset(tmp_path)
+    labels = raw / "t10k-labels-idx1-ubyte"
+    labels.write_bytes(struct.pack(">II", 2049, 90) + labels.read_bytes()[8:98])  # 90 labels for 100 images
+    with pytest.raises(DataError, match="the test split has 100 images but 90 labels: a file is damaged"):
+        {{ cls }}(str(tmp_path), download=False).prepare_data()
+{%- endif %}

@@ -27,28 +27,62 @@ from pathlib import Path
 import torch
 from torch import Tensor
 from torchvision.datasets import {{ spec.cls }}
+{%- if spec.cls == "CIFAR10" %}
+from torchvision.datasets.utils import check_integrity
+{%- else %}
+from torchvision.datasets.mnist import read_sn3_pascalvincent_tensor
+{%- endif %}
 
 from .engine.image_data import ImageDataModule, Normalize, stratified_split
-from .engine.loaders import DataError
+from .engine.loaders import DataError, check_settings
 
 # What torchvision reads, in {{ spec.folder }}
 FILES = "{{ spec.files }}"
 
 
 def read_split(root: Path, train: bool, download: bool = False) -> {{ spec.cls }}:
-    """torchvision's {{ spec.cls }} dataset object for one split; missing files raise a DataError that says how
-    to get them."""
+    """torchvision's {{ spec.cls }} dataset object for one split; missing or damaged files raise a DataError
+    that says which and how to get them."""
+    folder = root / "{{ spec.folder }}"
     try:
-        return {{ spec.cls }}(str(root), train=train, download=download)
-    except (RuntimeError, OSError) as error:  # torchvision's "not found", or a failed download
+        dataset = {{ spec.cls }}(str(root), train=train, download=download)
+    except Exception as error:  # torchvision's "not found", a failed download, or a file it cannot parse
+        if damaged := damaged_files(folder):
+            raise DataError(
+                f"{', '.join(str(path) for path in damaged)}: damaged or cut short;"
+                f" delete {folder} and download the dataset again"
+            ) from None
         fetch = f"{{ spec.cls }}('{root}', download=True); {{ spec.cls }}('{root}', train=False, download=True)"
         raise DataError(
-            f"{{ spec.title }} is not in {root / '{{ spec.folder }}'} (expected {FILES})"
+            f"{{ spec.title }} is not in {folder} (expected {FILES})"
             f"{' and could not be downloaded' if download else ''} ({' '.join(str(error).split())})."
             " On a machine with network, run"
             f' python -c "from torchvision.datasets import {{ spec.cls }}; {fetch}"'
             f" and copy its {root / '{{ spec.folder.split('/')[0] }}'} folder here."
         ) from None
+    if len(dataset.data) != len(dataset.targets):
+        raise DataError(
+            f"{folder}: the {'training' if train else 'test'} split has {len(dataset.data)} images but"
+            f" {len(dataset.targets)} labels: a file is damaged; delete {folder} and download the dataset again"
+        )
+    return dataset
+
+
+def damaged_files(folder: Path) -> list[Path]:
+    """The dataset's files in `folder` that are there but cannot be read whole."""
+{%- if spec.cls == "CIFAR10" %}
+    expected = [*{{ spec.cls }}.train_list, *{{ spec.cls }}.test_list]
+    present = [(folder / name, md5) for name, md5 in expected if (folder / name).is_file()]
+    return [path for path, md5 in present if not check_integrity(str(path), md5)]
+{%- else %}
+    damaged = []
+    for path in sorted(folder.glob("*-ubyte")) if folder.is_dir() else []:
+        try:
+            read_sn3_pascalvincent_tensor(str(path))
+        except (AssertionError, RuntimeError, ValueError, KeyError, IndexError):
+            damaged.append(path)
+    return damaged
+{%- endif %}
 
 
 class {{ cookiecutter.__datamodule_class }}(ImageDataModule):
@@ -104,8 +138,7 @@ class {{ cookiecutter.__datamodule_class }}(ImageDataModule):
         normalize: Normalize = "standard",
     ) -> None:
         super().__init__()
-        if not 0 < val_fraction < 1:
-            raise ValueError(f"val_fraction={val_fraction} must lie in (0, 1)")
+        check_settings(batch_size, num_workers, val_fraction=val_fraction)
         self.save_hyperparameters()
 
     def prepare_data(self) -> None:

@@ -8,56 +8,37 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import QUIET, ROOT, load_script
+from conftest import QUIET, load_script
 from lightning.fabric.plugins.io import torch_io
+from processes import finish, run_folder, start
 
 from {{ cookiecutter.package_name }}.cli import CLI
-from {{ cookiecutter.package_name }}.engine.checkpoints import AtomicCheckpointIO, UnsafeCheckpointError, load_checkpoint
+from {{ cookiecutter.package_name }}.engine.checkpoints import (
+    AtomicCheckpointIO,
+    UnsafeCheckpointError,
+    load_checkpoint,
+)
 from {{ cookiecutter.package_name }}.engine.cli import resume_point
 from {{ cookiecutter.package_name }}.engine.runs import main as list_runs
 from {{ cookiecutter.package_name }}.engine.runs import saved_config
 
 train, evaluate, predict, export = (load_script(name) for name in ("train", "evaluate", "predict", "export"))
 FAST = [*QUIET, "--trainer.limit_train_batches=4", "--trainer.limit_val_batches=2", "--trainer.log_every_n_steps=1"]
-{%- if cookiecutter.dataset == "cifar10" %}
-# Processes started by the tests skip CIFAR-10's MD5 checks too (the fake files cannot match the real ones').
-SKIP_CHECKSUMS = """import os
-import torchvision.datasets.cifar
-torchvision.datasets.cifar.check_integrity = lambda path, md5=None: os.path.isfile(path)
-"""
-{%- endif %}
-
-
-def run_train(workdir: Path, *args: str) -> subprocess.Popen:
-    """train.py in its own process, as a user runs it, in `workdir`."""
-    path = [str(ROOT / "src"), str(workdir), os.environ.get("PYTHONPATH", "")]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
-    return subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=workdir, env=env)
 
 
 @pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_weights_and_metrics(workdir: Path) -> None:
     args = [*FAST, "--trainer.max_epochs=6"]
-    straight, killed = workdir / "straight", workdir / "killed"
-    for folder in (straight, killed):
-        folder.mkdir()
-        if (workdir / "data").exists():
-            (folder / "data").symlink_to(workdir / "data")
-{%- if cookiecutter.dataset == "cifar10" %}
-        (folder / "sitecustomize.py").write_text(SKIP_CHECKSUMS)
-{%- endif %}
-    assert run_train(straight, *args).wait() == 0
+    straight, killed = (run_folder(workdir / name, workdir / "data") for name in ("straight", "killed"))
+    finish(start(straight, *args))
 
-    process = run_train(killed, *args)
+    process = start(killed, *args)
     last = killed / "logs" / "version_0" / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 300
     while not last.exists() and process.poll() is None and time.monotonic() < deadline:
@@ -65,7 +46,7 @@ def test_a_killed_run_resumes_to_the_same_weights_and_metrics(workdir: Path) -> 
     process.send_signal(signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL, "the run ended before it could be killed"
     assert load_checkpoint(last)["epoch"] < 5
-    assert run_train(killed, "--resume", "auto").wait() == 0
+    finish(start(killed, "--resume", "auto"))
 
     final = [load_checkpoint(run / "logs" / "version_0" / "checkpoints" / "last.ckpt") for run in (straight, killed)]
     assert final[0]["epoch"] == final[1]["epoch"] == 5
@@ -84,7 +65,7 @@ def test_resume_auto_skips_a_truncated_checkpoint(workdir: Path) -> None:
     last.unlink()  # a link to the newest checkpoint; where links fail it is a copy, here cut short
     last.write_bytes(content[:1000])  # as if the disk filled up while copying it
     with pytest.warns(UserWarning, match="skipping checkpoint .*last.ckpt cannot be read"):
-        checkpoint = resume_point("auto", None, Path("logs"))
+        checkpoint, _ = resume_point("auto", None, Path("logs"))
     run = Path("logs") / "version_0"
     assert checkpoint == run / "checkpoints" / "recent-epoch001.ckpt"
     assert saved_config(checkpoint) == run / "config.yaml"  # applied first, then the flags given

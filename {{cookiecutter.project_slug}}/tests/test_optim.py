@@ -9,7 +9,14 @@ import torch
 from jsonargparse import ArgumentParser
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 
-from {{ cookiecutter.package_name }}.engine.optim import Cosine, OneCycle, Plateau, RunLength, WarmupCosine, sized_by
+from {{ cookiecutter.package_name }}.engine.optim import (
+    Cosine,
+    OneCycle,
+    Plateau,
+    RunLength,
+    WarmupCosine,
+    sized_by,
+)
 
 
 def learning_rates(schedule: type, total_steps: int = 100, steps_per_epoch: int = 10, **kwargs: Any) -> list[float]:

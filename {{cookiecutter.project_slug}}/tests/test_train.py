@@ -108,7 +108,7 @@ def test_the_documented_command_line_forms_work(workdir: Path) -> None:
     cli = CLI(flags)
     early_stops = [c for c in cli.trainer.callbacks if isinstance(c, EarlyStopping)]
     assert [c.patience for c in early_stops][-1] == 3 and len(early_stops) == {{ 1 if task == "gan" else 2 }}
-    assert isinstance(cli.trainer.logger, CSVLogger) and Path(cli.trainer.logger.save_dir).name == "elsewhere"
+    assert isinstance(cli.trainer.logger, CSVLogger) and Path(cli.trainer.logger.log_dir).parts[0] == "elsewhere"
     assert cli.config.{{ optimizer }}.class_path == "torch.optim.SGD"
     assert cli.config.{{ optimizer }}.init_args.momentum == 0.9
 

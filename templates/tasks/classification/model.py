@@ -6,18 +6,21 @@ from __future__ import annotations
 {% if cookiecutter.optimizers == "1" -%}
 import lightning as L
 {% endif -%}
+import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
-from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
+from .engine.loaders import DataError
 {% if cookiecutter.optimizers == "2" -%}
 from .engine.manual import ManualOptimization
 {% endif -%}
 from .engine.optim import configure
 from .engine.speed import prepare_for_trainer
+from .engine.trackers import log_figure
 
 {% if cookiecutter.optimizers == "1" %}
 class Classifier(L.LightningModule):
@@ -81,10 +84,13 @@ class Classifier(ManualOptimization):
         self.backbone_optimizer, self.head_optimizer = backbone_optimizer, head_optimizer
         self.backbone_scheduler, self.head_scheduler = backbone_scheduler, head_scheduler
 {%- endif %}
+        if num_classes < 2:
+            raise DataError(f"num_classes {num_classes}: a classifier needs at least 2 classes; give the data more")
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
+        self.test_confusion = MulticlassConfusionMatrix(num_classes)
         self.example_input_array = torch.zeros(1, *input_shape)
 
     def configure_model(self) -> None:
@@ -129,6 +135,7 @@ class Classifier(ManualOptimization):
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self._step(batch, "test")
+        self.test_confusion.update(self(batch[0]), batch[1])
 
     def on_train_epoch_end(self) -> None:
 {%- if cookiecutter.optimizers == "2" %}
@@ -141,6 +148,10 @@ class Classifier(ManualOptimization):
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
+        figure, _ = self.test_confusion.plot(labels=getattr(self.trainer.datamodule, "class_names", None))
+        log_figure(self.trainer, "test/confusion_matrix", figure)  # to the tracker, else a PNG in the run folder
+        plt.close(figure)
+        self.test_confusion.reset()
 
     def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:
         """Predicted class and its probability for every image."""

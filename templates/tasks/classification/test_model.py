@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from conftest import build_model, {% if cookiecutter.optimizers == "2" %}parameter_ids, {% endif %}quick_trainer
 from torch import nn
 
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.__datamodule_class }}
+from {{ cookiecutter.package_name }}.engine.scripts import user_message
 
 
 class TinyMLP(nn.Module):
@@ -27,6 +29,12 @@ def test_forward_gives_one_logit_per_class() -> None:
     logits = model(torch.randn(5, 1, 8, 8))
     assert logits.shape == (5, 10)
     assert torch.isfinite(logits).all()
+
+
+def test_data_with_a_single_class_is_refused_with_the_count() -> None:
+    with pytest.raises(Exception) as error:  # noqa: PT011 - the config parser wraps the model's error
+        build_model(None, "--model.num_classes=1", "--model.net.init_args.num_classes=1")
+    assert "num_classes 1: a classifier needs at least 2 classes" in user_message(error.value)
 
 
 def test_predict_step_gives_classes_and_probabilities() -> None:

@@ -26,6 +26,10 @@ class UnreadableCheckpointError(ValueError):
     """A checkpoint file that is truncated, corrupt, or not a checkpoint."""
 
 
+class IncompatibleCheckpointError(ValueError):
+    """A checkpoint whose weights do not fit the model (another task, network or size)."""
+
+
 def load_checkpoint(path: str | Path, require_weights: bool = True) -> dict[str, Any]:
     """Read a checkpoint with `weights_only=True`: tensors and plain Python values only, no code runs.
 
@@ -37,18 +41,53 @@ def load_checkpoint(path: str | Path, require_weights: bool = True) -> dict[str,
     path = Path(path)
     if is_sharded(path):
         path = consolidate(path) if require_weights else path / METADATA
+    if path.is_dir():
+        raise UnreadableCheckpointError(
+            f"checkpoint {path} is a folder, not a checkpoint file (a run folder goes to --resume, not --ckpt_path)"
+        )
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
+        if "Unsupported global" not in str(error):  # not a pickle of objects at all: random or damaged bytes
+            raise UnreadableCheckpointError(f"checkpoint {path} is corrupt or not a checkpoint file") from None
         raise UnsafeCheckpointError(
             f"checkpoint {path} holds pickled Python objects, which could run code when loaded: refused"
-            f" ({str(error).splitlines()[0]}). Load only checkpoints you trust, and never with weights_only=False."
+            f" ({first_line(error)}). Load only checkpoints you trust, and never with weights_only=False."
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as error:
-        raise UnreadableCheckpointError(f"checkpoint {path} cannot be read: {str(error).splitlines()[0]}") from None
+    except Exception as error:  # noqa: BLE001 - whatever a damaged file makes the unpickler raise
+        raise UnreadableCheckpointError(f"checkpoint {path} cannot be read: {first_line(error)}") from None
     if not isinstance(checkpoint, dict) or (require_weights and "state_dict" not in checkpoint):
         raise UnreadableCheckpointError(f"{path} is not a Lightning checkpoint: it has no state_dict")
     return checkpoint
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message, or its type when it has none (an empty file's EOFError)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else {EOFError: "the file is empty or cut short"}.get(type(error), type(error).__name__)
+
+
+def check_fits(model: torch.nn.Module, state_dict: dict[str, Any], path: str | Path) -> None:
+    """Refuse, with one line, weights that do not fit `model`: missing or unexpected keys, other shapes
+    (e.g. a checkpoint of another task, or of a network of another size)."""
+    own = model.state_dict()
+    missing = [key for key in own if key not in state_dict]
+    unexpected = [key for key in state_dict if key not in own]
+    reshaped = [
+        f"{key} {tuple(state_dict[key].shape)} (the model's: {tuple(own[key].shape)})"
+        for key in own
+        if key in state_dict and hasattr(state_dict[key], "shape") and state_dict[key].shape != own[key].shape
+    ]
+    problems = [
+        f"{name} {', '.join(keys[:3])}{' and others' if len(keys) > 3 else ''}"
+        for name, keys in (("missing", missing), ("unexpected", unexpected), ("other shapes:", reshaped))
+        if keys
+    ]
+    if problems:
+        raise IncompatibleCheckpointError(
+            f"checkpoint {path} does not fit {type(model).__name__} as configured ({'; '.join(problems)}):"
+            " is it from another project, task or network size?"
+        )
 
 
 def load_if_valid(path: Path) -> dict[str, Any] | None:

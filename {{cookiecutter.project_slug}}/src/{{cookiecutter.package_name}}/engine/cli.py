@@ -12,22 +12,31 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import lightning as L
-from jsonargparse import Namespace
+import yaml
+from jsonargparse import ArgumentError, Namespace
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities import rank_zero_info
 
-from .checkpoints import UnsafeCheckpointError, load_checkpoint
+from .checkpoints import (
+    IncompatibleCheckpointError,
+    UnsafeCheckpointError,
+    check_fits,
+    first_line,
+    load_checkpoint,
+)
 from .distributed import check_devices, check_slurm, is_first_process, slurm_job
 from .runs import (
     RUN_NAME,
     claim_run_dir,
     find_checkpoint,
     find_run,
-    latest_checkpoint,
+    is_run_under,
     latest_valid,
+    prune_stale_checkpoints,
     run_of,
     saved_config,
 )
+from .trackers import SaveRunConfig, check_installed, follow_run
 from .trainer import Trainer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -111,10 +120,11 @@ class ProjectCLI(LightningCLI):
         self.training = training
         self.script_arguments = script_arguments
         self.checkpoint: dict[str, Any] | None = None  # the checkpoint used, when not training
+        self.foreign_checkpoint = False  # training from a checkpoint that is not a run of this project
+        self.resumed_weights: dict[str, Any] | None = None
         for handler in logging.getLogger("lightning.pytorch").handlers:
             handler.addFilter(_DropChatter())
-        if not training:
-            kwargs.setdefault("save_config_callback", None)
+        kwargs.setdefault("save_config_callback", SaveRunConfig if training else None)
         super().__init__(
             type(self).model_class,
             type(self).datamodule_class,
@@ -150,6 +160,12 @@ class ProjectCLI(LightningCLI):
                 help="Go on with a run from its latest valid checkpoint: auto (the newest run) or a run folder.",
             )
             parser.add_argument(
+                "--runs_dir",
+                type=str | None,
+                default=None,
+                help="Where run folders go (default: the logger's save_dir, else trainer.default_root_dir).",
+            )
+            parser.add_argument(
                 "--tune",
                 type=Literal["lr", "batch_size"] | None,
                 default=None,
@@ -169,23 +185,59 @@ class ProjectCLI(LightningCLI):
         """Parse `args` (or `sys.argv[1:]`), then: for training, put the config of the run to resume first;
         for using a checkpoint, the hyper-parameters it stores first."""
         args = sys.argv[1:] if args is None else list(args)
+        check_yaml_files([DEFAULT_CONFIG, *config_files(args)])
         config = parser.parse_args(args)
-        logs = runs_root(config.trainer)
+        logs = runs_root(config.trainer, config.get("runs_dir"))
         if self.training and (config.resume or config.ckpt_path):
-            checkpoint = resume_point(config.resume, config.ckpt_path, logs)
-            saved = saved_config(checkpoint)
-            rank_zero_info(f"resuming from {checkpoint}" + (f" with {saved}" if saved else ""))
-            config = parser.parse_args(
-                [*(["--config", str(saved)] if saved else []), *args, f"--ckpt_path={checkpoint}"]
-            )
-            config.resume = None
+            config = self.resume_config(parser, args, config, logs)
         elif not self.training:
             checkpoint = find_checkpoint(config.ckpt_path, logs)
             self.checkpoint = load_checkpoint(checkpoint)
-            stored = checkpoint_config(self.checkpoint, trusted=(self.model_class.__module__.split(".")[0],))
-            config = parser.parse_object(stored, parser.get_defaults())
+            config = self.checkpoint_defaults(parser, self.checkpoint)
             config = parser.parse_args([*args, *ONE_DEVICE, f"--ckpt_path={checkpoint}"], namespace=config)
         self.config = config
+
+    def resume_config(
+        self, parser: LightningArgumentParser, args: list[str], config: Namespace, logs: Path
+    ) -> Namespace:
+        """The config of a resumed run. A run of this project (under its logs folder) goes on in its own
+        folder with the config saved there applied first. A checkpoint from anywhere else starts a new run
+        here, from the hyper-parameters the checkpoint stores: a config file found beside it is not applied
+        (a config is code: its class paths choose what runs), and nothing is written where it lies."""
+        path, checkpoint = resume_point(config.resume, config.ckpt_path, logs)
+        self.resumed_weights = checkpoint.get("state_dict")  # checked against the model once it is built
+        run = run_of(path)
+        if is_run_under(run, logs):
+            if is_first_process():
+                prune_stale_checkpoints(run, path, checkpoint)
+            saved = saved_config(path)
+            rank_zero_info(f"resuming {run} from {path.name}" + (f", with its config {saved}" if saved else ""))
+            resumed = parser.parse_args([*(["--config", str(saved)] if saved else []), *args, f"--ckpt_path={path}"])
+            resumed.resume = None
+            return resumed
+        rank_zero_info(
+            f"resuming from {path}, which is not a run under {logs}/: a new run starts here with the"
+            " hyper-parameters that the checkpoint stores (no config file beside it is applied)"
+        )
+        defaults = self.checkpoint_defaults(parser, checkpoint)
+        resumed = parser.parse_args([*args, f"--ckpt_path={path}"], namespace=defaults)
+        resumed.resume = None
+        self.foreign_checkpoint = True
+        return resumed
+
+    def checkpoint_defaults(self, parser: LightningArgumentParser, checkpoint: dict[str, Any]) -> Namespace:
+        """The parser's defaults with the model and data sections the checkpoint stores (class paths checked)."""
+        stored = checkpoint_config(checkpoint, trusted=(self.model_class.__module__.split(".")[0],))
+        exit_on_error, parser.exit_on_error = parser.exit_on_error, False  # raise rather than print the usage
+        try:
+            return parser.parse_object(stored, parser.get_defaults())
+        except ArgumentError as error:
+            raise IncompatibleCheckpointError(
+                f"the checkpoint's hyper-parameters do not fit this project's {self.model_class.__name__}"
+                f" ({first_line(error)}): is it from another project or task?"
+            ) from None
+        finally:
+            parser.exit_on_error = exit_on_error
 
     def before_instantiate_classes(self) -> None:
         trainer = self.config.trainer
@@ -209,32 +261,39 @@ class ProjectCLI(LightningCLI):
             trainer.callbacks = [*(trainer.callbacks or []), callback]
         check_slurm(trainer.plugins)
         check_devices(trainer)
+        check_installed(trainer.logger)
+        check_run_length(
+            trainer, scheduled=any(value for key, value in self.config.model.items() if "scheduler" in key)
+        )
         if trainer.strategy == "ddp" and getattr(self.model_class, "ddp_find_unused_parameters", False):
             trainer.strategy = "ddp_find_unused_parameters_true"  # the model says some parameters sit out a step
-        place_run(self.config)
+        place_run(self.config, continue_run=not self.foreign_checkpoint)
 
     def instantiate_classes(self) -> None:
         """Build the model, data module and trainer; when using a checkpoint, load its weights and the data
         module's state (what it learnt in setup)."""
         super().instantiate_classes()
         if self.checkpoint is not None:
+            check_fits(self.model, self.checkpoint["state_dict"], self.config.ckpt_path)
             self.model.load_state_dict(self.checkpoint["state_dict"])
             if state := self.checkpoint.get(type(self.datamodule).__qualname__):
                 self.datamodule.load_state_dict(state)
+        elif self.resumed_weights is not None:  # Lightning loads them at fit; refuse a misfit first, in one line
+            check_fits(self.model, self.resumed_weights, self.config.ckpt_path)
+            self.resumed_weights = None
 
 
-def resume_point(resume: str | None, ckpt_path: str | None, logs: Path) -> Path:
-    """The checkpoint to resume from: the latest valid one of the run `resume` names, else `ckpt_path`
-    (refused before anything is set up if it is corrupt or unsafe)."""
+def resume_point(resume: str | None, ckpt_path: str | None, logs: Path) -> tuple[Path, dict[str, Any]]:
+    """The checkpoint to resume from and its content: the latest valid one of the run `resume` names, else
+    `ckpt_path` (refused before anything is set up if it is corrupt or unsafe). Of a sharded checkpoint,
+    only its metadata."""
     if resume:
         run = find_run(resume, logs)
-        checkpoint = latest_checkpoint(run)
-        if checkpoint is None:
+        if (found := latest_valid(run)) is None:
             raise SystemExit(f"error: --resume {resume}: {run} has no valid checkpoint to resume from")
-        return checkpoint
+        return found
     checkpoint = Path(ckpt_path)
-    load_checkpoint(checkpoint, require_weights=False)
-    return checkpoint
+    return checkpoint, load_checkpoint(checkpoint, require_weights=False)
 
 
 def checkpoint_config(checkpoint: dict[str, Any], trusted: tuple[str, ...]) -> dict[str, Any]:
@@ -265,26 +324,30 @@ def check_class_paths(value: Any, trusted: tuple[str, ...]) -> None:
             check_class_paths(item, trusted)
 
 
-def runs_root(trainer: Any) -> Path:
-    """The folder that holds the runs: the logger's save_dir/name, else the trainer's default_root_dir
-    (the folder above it when that names a run already, as in a run's saved config)."""
+def runs_root(trainer: Any, runs_dir: str | None = None) -> Path:
+    """The folder that holds the runs: `runs_dir` if given, else the save_dir/name of a logger that names
+    run folders (TensorBoard, CSV), else the trainer's default_root_dir (the folder above it when that
+    names a run already, as in a run's saved config)."""
+    if runs_dir:
+        return Path(runs_dir)
     logger = trainer.logger
     init_args = getattr(logger, "init_args", None)
-    if init_args is not None and init_args.get("save_dir") is not None:
+    names_folders = str(getattr(logger, "class_path", "")).endswith(("TensorBoardLogger", "CSVLogger"))
+    if names_folders and init_args.get("save_dir") is not None:
         return Path(init_args.save_dir) / (init_args.get("name") or "")
     root = Path(trainer.default_root_dir or "logs")
     return root.parent if RUN_NAME.fullmatch(root.name) else root
 
 
-def place_run(config: Any) -> None:
-    """Give the run its folder, the same on every process. A run resumed from a checkpoint writes on in
-    the checkpoint's own folder. In a SLURM job the folder is named for the job (logs/slurm-<job>), so a
-    requeued job finds it and goes on from its newest checkpoint. Otherwise the first process claims
-    the next logs/version_N; the others learn it from Lightning (trainer.log_dir and the checkpoint
-    folder are broadcast from the first process)."""
+def place_run(config: Any, continue_run: bool = True) -> None:
+    """Give the run its folder, the same on every process. A run resumed from a checkpoint of this
+    project writes on in the checkpoint's own folder (`continue_run`). In a SLURM job the folder is
+    named for the job (logs/slurm-<job>), so a requeued job finds it and goes on from its newest
+    checkpoint. Otherwise the first process claims the next logs/version_N; the others learn it from
+    Lightning (trainer.log_dir and the checkpoint folder are broadcast from the first process)."""
     trainer = config.trainer
-    root = runs_root(trainer)
-    if config.ckpt_path:
+    root = runs_root(trainer, config.get("runs_dir"))
+    if config.ckpt_path and continue_run:
         use_run(trainer, run_of(Path(config.ckpt_path)), resumed=True)
     elif job := slurm_job():
         run = root / f"slurm-{job}"
@@ -295,22 +358,73 @@ def place_run(config: Any) -> None:
             run.mkdir(parents=True, exist_ok=True)
         use_run(trainer, run, resumed=found is not None)
     elif is_first_process():
-        use_run(trainer, claim_run_dir(root), resumed=False)
+        # From another project's checkpoint, an absolute path: the checkpoint records its own run's checkpoint
+        # folder, relative to where it ran ("logs/version_1/checkpoints"); Lightning would take ours for it.
+        use_run(trainer, claim_run_dir(root if continue_run else root.resolve()), resumed=False)
 
 
 def use_run(trainer: Any, run: Path, resumed: bool) -> None:
-    """Point the trainer (its root folder, and its logger's version) at `run`. On resume, TensorBoard adds
-    to the run's events; CSVLogger would delete the run's metrics.csv, so the file is first moved aside
+    """Point the trainer (its root folder, its checkpoints' folder, and its logger's run) at `run`. On
+    resume, TensorBoard adds to the run's events, W&B and MLflow go on with the same tracked run (see
+    trackers.follow_run); CSVLogger would delete the run's metrics.csv, so the file is first moved aside
     to metrics-before-resume-N.csv."""
     trainer.default_root_dir = str(run)
-    init_args = getattr(trainer.logger, "init_args", None)
-    if init_args is None or "version" not in init_args:
-        return
-    init_args.version = run.name
+    if str(getattr(trainer.logger, "class_path", "")).endswith(("WandbLogger", "MLFlowLogger")):
+        # Lightning would put checkpoints in <save_dir>/<project or experiment>/<run id>/checkpoints.
+        for callback in trainer.callbacks or []:
+            if callback.class_path.endswith("ModelCheckpoint") and not callback.init_args.get("dirpath"):
+                callback.init_args.dirpath = str(run / "checkpoints")
+    follow_run(trainer.logger, run, first=is_first_process())
     metrics = run / "metrics.csv"
-    if resumed and trainer.logger.class_path.endswith("CSVLogger") and metrics.is_file() and is_first_process():
+    csv = str(getattr(trainer.logger, "class_path", "")).endswith("CSVLogger")
+    if resumed and csv and metrics.is_file() and is_first_process():
         parts = len(list(run.glob("metrics-before-resume-*.csv")))
         metrics.rename(run / f"metrics-before-resume-{parts + 1}.csv")
+
+
+def config_files(args: list[str]) -> list[Path]:
+    """The files that `--config`/`-c` flags in `args` name."""
+    files = []
+    for index, arg in enumerate(args):
+        if arg in ("--config", "-c") and index + 1 < len(args):
+            files.append(Path(args[index + 1]))
+        elif arg.startswith("--config="):
+            files.append(Path(arg.removeprefix("--config=")))
+    return files
+
+
+def check_yaml_files(files: list[Path]) -> None:
+    """Refuse, with one line that names the file and the place, a config file that is not valid YAML
+    (the parser's own message names neither)."""
+    for path in files:
+        if not path.is_file():
+            continue  # the parser says it does not exist
+        try:
+            yaml.safe_load(path.read_text())
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise SystemExit(f"error: {path}:{where}: not valid YAML ({problem})") from None
+
+
+def check_run_length(trainer: Any, scheduled: bool) -> None:
+    """Refuse, with one line, a run length Lightning cannot train (or that a learning-rate schedule,
+    sized from the run, cannot follow), before anything is written."""
+    epochs, steps = trainer.max_epochs, trainer.max_steps
+    if epochs is not None and (epochs == 0 or epochs < -1):
+        raise SystemExit(
+            f"error: trainer.max_epochs {epochs}: give a number of epochs (1 or more), or -1 with trainer.max_steps N"
+        )
+    if steps is not None and (steps == 0 or steps < -1):
+        raise SystemExit(
+            f"error: trainer.max_steps {steps}: give a number of optimizer steps (1 or more), or -1 for none"
+        )
+    if scheduled and epochs == -1 and steps in (-1, None):
+        raise SystemExit(
+            "error: trainer.max_epochs -1 and no trainer.max_steps train forever, and the learning-rate schedule is"
+            " sized from the run: give trainer.max_epochs N or trainer.max_steps N (or set the scheduler to null)"
+        )
 
 
 def drop_callbacks(trainer: Any, suffix: str, flag: str, say: bool = True) -> None:

@@ -21,6 +21,21 @@ class DataError(ValueError):
     """Data that cannot be used as it is: missing, unreadable or inconsistent. The message says what to do."""
 
 
+def check_settings(batch_size: int, num_workers: int, **fractions: float) -> None:
+    """Refuse, with DataError, a batch size below 1, a negative worker count, or shares held out
+    (`val_fraction=0.1, test_fraction=0.2`) outside (0, 1) or summing to 1 or more."""
+    if batch_size < 1:
+        raise DataError(f"data.batch_size {batch_size}: a batch holds at least 1 sample; give a positive size")
+    if num_workers < 0:
+        raise DataError(f"data.num_workers {num_workers}: give 0 (load in the training process) or more workers")
+    for name, value in fractions.items():
+        if not 0 < value < 1:
+            raise DataError(f"data.{name} {value}: a share of the data, between 0 and 1 (e.g. 0.1)")
+    if len(fractions) > 1 and sum(fractions.values()) >= 1:
+        given = " + ".join(f"data.{name} {value}" for name, value in fractions.items())
+        raise DataError(f"{given} hold out all the data: their sum must stay below 1, leaving some to train on")
+
+
 class TensorBatches(Dataset):
     """Inputs and targets held as two tensors; a list of indices fetches a whole batch in one slice."""
 

@@ -184,9 +184,12 @@ def configure(
 
 def training_batches(trainer: L.Trainer) -> int:
     """Batches in one training epoch (loading the training data if the Trainer has not yet)."""
-    # Reading estimated_stepping_batches loads the training data: num_training_batches is known after it.
-    if not (math.isfinite(trainer.estimated_stepping_batches) and math.isfinite(trainer.num_training_batches)):
+    if not math.isfinite(trainer.estimated_stepping_batches):
         raise ValueError("the learning-rate schedule needs a finite run: set trainer.max_epochs or trainer.max_steps")
+    if trainer.train_dataloader is None:  # estimated_stepping_batches loads it, except for max_epochs=-1
+        trainer.fit_loop.setup_data()
+    if not math.isfinite(trainer.num_training_batches):
+        raise ValueError("the learning-rate schedule needs training data of known length (a sized dataset)")
     return int(trainer.num_training_batches)
 
 

@@ -2,14 +2,19 @@
 the latest one, and their saved config.
 
 Usage:
-    python -m {{ cookiecutter.package_name }}.engine.runs      # every run: epochs, best checkpoint and its score
+    python -m {{ cookiecutter.package_name }}.engine.runs  # every run, its epochs and best checkpoint
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
+import shutil
 from pathlib import Path
+from typing import Any
+
+from lightning.pytorch.utilities import rank_zero_info
 
 from .checkpoints import UnreadableCheckpointError, UnsafeCheckpointError, load_if_valid
 from .sharding import is_sharded
@@ -24,6 +29,10 @@ def run_dirs(logs: Path) -> list[Path]:
     return sorted(runs, key=lambda p: p.stat().st_mtime)
 
 
+# The run folders this process created, for discard_unfinished_runs.
+CLAIMED: list[Path] = []
+
+
 def claim_run_dir(root: Path) -> Path:
     """Create and return `root/version_N`, N one past the highest there. The folder is created exclusively:
     of runs started at the same moment, each gets a folder of its own."""
@@ -33,9 +42,62 @@ def claim_run_dir(root: Path) -> Path:
         run = root / f"version_{max(versions, default=-1) + 1}"
         try:
             run.mkdir()
-            return run
         except FileExistsError:
             continue  # another run took it first
+        CLAIMED.append(run)
+        return run
+
+
+def run_dir(trainer: Any) -> Path:
+    """The run folder, on every process: the first process's, broadcast (a collective under several
+    processes: call it on all of them)."""
+    return Path(trainer.strategy.broadcast(str(trainer.default_root_dir)))
+
+
+def has_checkpoint(run: Path) -> bool:
+    """Whether a run folder holds any checkpoint (a file, or a sharded checkpoint folder)."""
+    return any(path.is_file() or is_sharded(path) for path in run.glob("**/*.ckpt"))
+
+
+def discard_unfinished_runs(since: int = 0) -> list[Path]:
+    """Remove the run folders this process created (from the `since`-th on) that hold no checkpoint: a run
+    that failed before its first one leaves nothing that looks like a run. The folders removed."""
+    removed = [run for run in CLAIMED[since:] if run.is_dir() and not has_checkpoint(run)]
+    for run in removed:
+        shutil.rmtree(run, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            run.parent.rmdir()  # the logs folder too, if the run was all it held
+    del CLAIMED[since:]
+    return removed
+
+
+def is_run_under(run: Path, logs: Path) -> bool:
+    """Whether `run` is a run folder (version_N, slurm-<job>) inside `logs`: a run of this project."""
+    try:
+        run.resolve().relative_to(logs.resolve())
+    except ValueError:
+        return False
+    return bool(RUN_NAME.fullmatch(run.resolve().name))
+
+
+def prune_stale_checkpoints(run: Path, resumed: Path, checkpoint: dict) -> list[Path]:
+    """Delete the checkpoints in `run/checkpoints` that no ModelCheckpoint of the `checkpoint` resumed
+    from (`resumed`) keeps track of: files left by a run killed between saving a checkpoint and deleting
+    the one it replaced, which no later save would delete, and an older interrupted.ckpt; and
+    half-written `.partial` files. The files deleted."""
+    kept = {"last.ckpt", resumed.name}
+    for name, state in checkpoint.get("callbacks", {}).items():
+        if name.startswith("ModelCheckpoint"):
+            paths = [*state.get("best_k_models", {}), state.get("best_model_path"), state.get("last_model_path")]
+            kept |= {Path(path).name for path in paths if path}
+    folder = run / "checkpoints"
+    stale = [path for path in folder.glob("*.ckpt") if path.is_file() and path.name not in kept]
+    stale += list(folder.glob(".*.partial"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    if stale:
+        rank_zero_info(f"removed {len(stale)} checkpoint(s) an interrupted save left behind in {folder}")
+    return stale
 
 
 def checkpoint_state(checkpoint: dict, key: str) -> dict | None:
@@ -64,7 +126,7 @@ def latest_valid(run: Path) -> tuple[Path, dict] | None:
     """The run's most recently written checkpoint that loads (last.ckpt among equals), and its content;
     the checkpoint a SLURM requeue wrote (hpc_ckpt_N.ckpt) competes too. Truncated or corrupt files are
     skipped with a warning. Each file is read once; of a sharded checkpoint, only its metadata."""
-    found = [*(run / "checkpoints").glob("*.ckpt"), *run.glob("hpc_ckpt_*.ckpt")]
+    found = [p for p in (*(run / "checkpoints").glob("*.ckpt"), *run.glob("hpc_ckpt_*.ckpt")) if p.exists()]
     candidates = sorted(found, key=lambda p: (p.stat().st_mtime, p.name == "last.ckpt"))
     for path in reversed(candidates):
         if (checkpoint := load_if_valid(path)) is not None:
@@ -95,6 +157,8 @@ def find_checkpoint(ckpt_path: str | None, logs: Path) -> Path:
     """The given checkpoint, or the best checkpoint of the newest run under `logs` that has one."""
     if ckpt_path:
         path = Path(ckpt_path)
+        if path.is_dir() and not is_sharded(path):
+            raise SystemExit(f"error: checkpoint {path} is a folder: pass a .ckpt file to --ckpt_path")
         if not (path.is_file() or is_sharded(path)):
             raise SystemExit(f"error: checkpoint {path} does not exist: pass an existing .ckpt file to --ckpt_path")
         return path
@@ -123,8 +187,9 @@ def describe(run: Path) -> str:
     epoch = checkpoint.get("epoch")
     state = checkpoint_state(checkpoint, "ModelCheckpoint") or {}
     best, score = state.get("best_model_path"), state.get("best_model_score")
+    best = run / "checkpoints" / Path(best).name if best else latest  # where it is now, as the run is named
     value = f" {state.get('monitor')}={float(score):.4f}" if score is not None else ""
-    return f"{run}: {epoch + 1 if epoch is not None else '?'} epochs, best {best or latest}{value}"
+    return f"{run}: {epoch + 1 if epoch is not None else '?'} epochs, best {best}{value}"
 
 
 def main(args: list[str] | None = None) -> None:

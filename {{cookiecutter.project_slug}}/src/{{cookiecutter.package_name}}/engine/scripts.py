@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import math
@@ -15,21 +16,79 @@ import torch
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.tuner import Tuner
 from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from .checkpoints import UnreadableCheckpointError, UnsafeCheckpointError, load_checkpoint
+from .checkpoints import (
+    IncompatibleCheckpointError,
+    UnreadableCheckpointError,
+    UnsafeCheckpointError,
+    load_checkpoint,
+)
 from .cli import ProjectCLI
+from .guards import SIGTERM_STATUS, NonFiniteLossError
 from .loaders import DataError
+from .runs import CLAIMED, discard_unfinished_runs, run_dir
+from .trackers import log_figure
+
+
+class SettingError(ValueError):
+    """A setting that cannot work (e.g. a sweep's search space); the message says which and why."""
+
 
 # Errors whose message says what to do: a script ends on them with that one line, not a traceback.
-USER_ERRORS = (DataError, UnsafeCheckpointError, UnreadableCheckpointError)
+USER_ERRORS = (
+    DataError,
+    SettingError,
+    UnsafeCheckpointError,
+    UnreadableCheckpointError,
+    IncompatibleCheckpointError,
+    NonFiniteLossError,
+)
+# The exit status of a sweep's trial that the study pruned (sweep.py reads it).
+PRUNED_STATUS = 3
+# Errors of the machine rather than of the code: a full disk, a read-only or forbidden folder.
+DISK_ERRORS = {
+    errno.ENOSPC: "no space left",
+    errno.EDQUOT: "over the disk quota",
+    errno.EROFS: "read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+}
 
 
 def run_script(main: Callable[[], object]) -> None:
-    """Run a script's `main`; an error the user can fix ends it with its one-line message."""
+    """Run a script's `main`. An error the user can fix ends it with its one-line message (also when the
+    config parser wrapped it), SIGTERM with status 143 (after a checkpoint to resume from), and a run
+    that stops before its first checkpoint leaves no run folder behind."""
+    claimed = len(CLAIMED)
     try:
         main()
-    except USER_ERRORS as error:
-        sys.exit(f"error: {error}")
+    except SIGTERMException:
+        discard_unfinished_runs(since=claimed)
+        sys.exit(SIGTERM_STATUS)
+    except BaseException as error:
+        discard_unfinished_runs(since=claimed)
+        if isinstance(error, SystemExit | KeyboardInterrupt):
+            raise
+        if type(error).__name__ == "TrialPruned":  # optuna's: the sweep that runs this trial stopped it
+            print(f"pruned: {error or 'the study stopped this trial'}", file=sys.stderr)
+            sys.exit(PRUNED_STATUS)
+        if (message := user_message(error)) is None:
+            raise
+        sys.exit(f"error: {message}")
+
+
+def user_message(error: BaseException) -> str | None:
+    """The one-line message for `error` or an error it was raised from, if it is one the user can fix."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, USER_ERRORS):
+            return str(seen)
+        if isinstance(seen, OSError) and seen.errno in DISK_ERRORS:
+            where = f" writing {seen.filename}" if seen.filename else ""
+            return f"{DISK_ERRORS[seen.errno]}{where} ({seen.strerror}): free space or choose a writable folder"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def flag(key: str, value: Any) -> str:
@@ -50,7 +109,7 @@ def tune(cli: LightningCLI, what: str) -> None:
             " processes; tune with one device first, then train with the value it writes into the config"
         )
     tuner = Tuner(cli.trainer)
-    run = Path(cli.trainer.log_dir)
+    run = run_dir(cli.trainer)
     if what == "lr":
         if not cli.model.automatic_optimization:
             raise SystemExit(
@@ -61,7 +120,9 @@ def tune(cli: LightningCLI, what: str) -> None:
         run.mkdir(parents=True, exist_ok=True)
         plot = run / "lr_find.png"
         if finder is not None:
-            finder.plot(suggest=False).savefig(plot)
+            figure = finder.plot(suggest=False)
+            figure.savefig(plot)
+            log_figure(cli.trainer, "lr_find", figure)
         lr = None if finder is None else sound_lr(finder.results["lr"], finder.results["loss"])
         if lr is None:
             raise SystemExit(

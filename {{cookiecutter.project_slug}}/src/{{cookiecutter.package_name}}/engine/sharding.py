@@ -2,7 +2,7 @@
 (configs/fsdp.yaml), and the sharded checkpoints it writes turned into ordinary ones.
 
 Usage:
-    python -m {{ cookiecutter.package_name }}.engine.sharding logs/version_0/checkpoints/epoch004-acc0.9900.ckpt
+    python -m {{ cookiecutter.package_name }}.engine.sharding logs/version_0/checkpoints/last.ckpt
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from lightning.pytorch.utilities import rank_zero_info
 
 from .checkpoints import AtomicCheckpointIO, ExactResume
 from .distributed import SlurmRequeue
+from .guards import FiniteLoss, SaveOnTerminate
 from .speed import use_tensor_cores
 
 Precision = Literal["auto", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true"]
@@ -59,6 +60,8 @@ class Trainer(L.Trainer):
       another CheckpointIO plugin is given;
     - every process's random states and place in the epoch saved in checkpoints and restored on
       resume (ExactResume), so that a resumed run ends exactly where an uninterrupted one would;
+    - a loss that becomes nan or inf stops the run before a checkpoint holds it (FiniteLoss), and
+      SIGTERM saves a checkpoint to resume from before the run ends (SaveOnTerminate);
     - in a SLURM job with auto-requeue (Lightning's default there), the requeue signal handled at a
       batch boundary (SlurmRequeue), so that the requeued job resumes exactly too;
     - `compile`: torch.compile the model's networks (in its configure_model);
@@ -84,8 +87,9 @@ class Trainer(L.Trainer):
         if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
             plugins.append(AtomicCheckpointIO())
         callbacks = [] if callbacks is None else callbacks if isinstance(callbacks, list) else [callbacks]
-        if not any(isinstance(callback, ExactResume) for callback in callbacks):
-            callbacks.append(ExactResume())
+        for guard in (ExactResume, FiniteLoss, SaveOnTerminate):
+            if not any(isinstance(callback, guard) for callback in callbacks):
+                callbacks.append(guard())
         precision = resolve_precision(precision, kwargs.get("accelerator", "auto"))
         use_tensor_cores()
         super().__init__(precision=precision, plugins=plugins, callbacks=callbacks, **kwargs)
