@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -134,7 +135,7 @@ def run_project_tests(cookies, answers: dict[str, str], *selection: str) -> None
     project = bake(cookies, **answers)
     result = run_in_project(project, "-m", "pytest", "-q", "-p", "no:cacheprovider", *selection, timeout=1800)
     assert result.returncode == 0, result.stdout[-5000:]
-    assert " passed" in result.stdout and "failed" not in result.stdout
+    assert " passed" in result.stdout and not re.search(r"\d+ failed", result.stdout)
 
 
 # In `make test`: the full quick suites of the default project and of the GAN on CIFAR-10 (both optimization
@@ -161,9 +162,16 @@ MODEL_AND_DATA_TESTS = {
 }
 
 
+# Bad input, trackers and sweeps exercise the engine alone, byte for byte the same in every project
+# (test_render checks it): the default project's suites run them; each task's pictures reach every
+# tracker in the covering set's short fits.
+ENGINE_ONLY_TESTS = ("test_safety.py", "test_trackers.py", "test_sweep.py")
+
+
 @pytest.mark.parametrize("answers", in_make_test(FULL_QUICK_SUITES), ids=combo_id)
 def test_generated_project_passes_its_own_tests(cookies, answers: dict[str, str]) -> None:
-    run_project_tests(cookies, answers, "-m", "not slow")
+    engine_only = () if answers == DEFAULTS else (f"--ignore=tests/{name}" for name in ENGINE_ONLY_TESTS)
+    run_project_tests(cookies, answers, "-m", "not slow", *engine_only)
 
 
 @pytest.mark.parametrize("answers", [a for a in VARIANTS if variant(a) in MODEL_AND_DATA_TESTS], ids=combo_id)

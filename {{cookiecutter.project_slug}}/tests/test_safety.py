@@ -113,13 +113,8 @@ def test_weights_that_do_not_fit_the_model_are_refused_in_one_line(workdir: Path
 
 
 def test_a_checkpoint_from_elsewhere_starts_a_run_here_and_touches_no_other(workdir: Path) -> None:
-    other = workdir / "other_project"
-    other.mkdir()
-    if (workdir / "data").exists():
-        (other / "data").symlink_to(workdir / "data")
-    os.chdir(other)
-    train.main([*FAST, "--trainer.max_epochs=1"])
-    os.chdir(workdir)
+    other = run_folder(workdir / "other_project", workdir / "data")
+    finish(start(other, *QUICK, "--trainer.max_epochs=1", "--trainer.limit_train_batches=4"))
     train.main([*FAST, "--trainer.max_epochs=1"])  # logs/version_0 here: the number the other run has too
     # A config planted beside the checkpoint: applied, it would write checkpoints into planted/.
     planted = other / "logs" / "version_0" / "config.yaml"

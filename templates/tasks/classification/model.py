@@ -3,6 +3,8 @@ schedule{{ "s" if cookiecutter.optimizers == "2" }} come from the config."""
 
 from __future__ import annotations
 
+import warnings
+
 {% if cookiecutter.optimizers == "1" -%}
 import lightning as L
 {% endif -%}
@@ -148,7 +150,9 @@ class Classifier(ManualOptimization):
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
-        figure, _ = self.test_confusion.plot(labels=getattr(self.trainer.datamodule, "class_names", None))
+        with warnings.catch_warnings():  # matplotlib asks torchmetrics' tensor for a NumPy copy the old way
+            warnings.filterwarnings("ignore", message="__array__ implementation doesn't accept a copy keyword")
+            figure, _ = self.test_confusion.plot(labels=getattr(self.trainer.datamodule, "class_names", None))
         log_figure(self.trainer, "test/confusion_matrix", figure)  # to the tracker, else a PNG in the run folder
         plt.close(figure)
         self.test_confusion.reset()

@@ -18,7 +18,7 @@ from typing import Any
 
 import optuna
 import yaml
-from optuna.storages import RDBStorage, RetryFailedTrialCallback, fail_stale_trials
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import TrialState
 from optuna_integration import PyTorchLightningPruningCallback
 from rich.console import Console
@@ -140,7 +140,7 @@ class Sweep:
             self.url,
             heartbeat_interval=heartbeat,
             grace_period=2 * heartbeat,
-            failed_trial_callback=RetryFailedTrialCallback(max_retry=1),
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
         )
         self.study = optuna.create_study(
             study_name=options.study,
