@@ -15,7 +15,6 @@ from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.loggers import Logger, MLFlowLogger, TensorBoardLogger, WandbLogger
 from lightning.pytorch.loggers.logger import DummyLogger
 from torch import Tensor
-from torchvision.utils import save_image
 
 # Trackers that are optional extras of the project: the package each needs, and the extra that installs it.
 EXTRAS = {"WandbLogger": ("wandb", "wandb"), "MLFlowLogger": ("mlflow", "mlflow")}
@@ -109,6 +108,8 @@ def log_image_grid(trainer: L.Trainer, name: str, grid: Tensor) -> Path | None:
         pixels = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         logger.experiment.log_image(logger.run_id, pixels, artifact_file=f"{name}/epoch{epoch:03d}.png")
     elif trainer.is_global_zero and not isinstance(trainer.logger, DummyLogger):  # DummyLogger: the tuner's fits
+        from torchvision.utils import save_image  # image tasks only: torchvision is theirs
+
         path = Path(trainer.default_root_dir) / name / f"epoch{epoch:03d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         save_image(grid, path)
