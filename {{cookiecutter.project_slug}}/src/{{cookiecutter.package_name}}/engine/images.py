@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.loggers.logger import DummyLogger
 from torch import Tensor
-from torchvision.utils import make_grid
+from torchvision.utils import make_grid, save_image
 
 from .trackers import log_image_grid as log_grid
 
@@ -18,7 +19,13 @@ def log_image_grid(module: L.LightningModule, name: str, images: Tensor, nrow: i
     first process logs (it asks no other process anything), and nothing is logged during the trial fits
     of Lightning's tuner.
     """
-    if not module.trainer.is_global_zero:
+    trainer = module.trainer
+    if not trainer.is_global_zero or isinstance(trainer.logger, DummyLogger):  # DummyLogger: the tuner's fits
         return None
     grid = make_grid(images.detach().float().cpu(), nrow=nrow, normalize=True, padding=1)
-    return log_grid(module.trainer, name, grid)
+    if log_grid(trainer, name, grid):
+        return None
+    path = Path(trainer.default_root_dir) / name / f"epoch{trainer.current_epoch:03d}.png"  # the run folder
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(grid, path)
+    return path

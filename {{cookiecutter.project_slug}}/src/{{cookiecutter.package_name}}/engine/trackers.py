@@ -96,9 +96,9 @@ def tracker(trainer: L.Trainer) -> Logger | None:
     return logger
 
 
-def log_image_grid(trainer: L.Trainer, name: str, grid: Tensor) -> Path | None:
-    """Log an image grid (channels, height, width, in [0, 1]) for this epoch; returns the PNG written
-    into the run folder when the logger keeps no images (CSV, none)."""
+def log_image_grid(trainer: L.Trainer, name: str, grid: Tensor) -> bool:
+    """Log an image grid (channels, height, width, in [0, 1]) for this epoch, if the tracker keeps images
+    (TensorBoard, W&B, MLflow); whether it did."""
     logger, epoch = tracker(trainer), trainer.current_epoch
     if isinstance(logger, TensorBoardLogger):
         logger.experiment.add_image(name, grid, global_step=epoch)
@@ -107,14 +107,9 @@ def log_image_grid(trainer: L.Trainer, name: str, grid: Tensor) -> Path | None:
     elif isinstance(logger, MLFlowLogger):
         pixels = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         logger.experiment.log_image(logger.run_id, pixels, artifact_file=f"{name}/epoch{epoch:03d}.png")
-    elif trainer.is_global_zero and not isinstance(trainer.logger, DummyLogger):  # DummyLogger: the tuner's fits
-        from torchvision.utils import save_image  # image tasks only: torchvision is theirs
-
-        path = Path(trainer.default_root_dir) / name / f"epoch{epoch:03d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_image(grid, path)
-        return path
-    return None
+    else:
+        return False
+    return True
 
 
 def log_figure(trainer: L.Trainer, name: str, figure: Any) -> Path | None:
