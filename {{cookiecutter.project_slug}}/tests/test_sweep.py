@@ -89,8 +89,9 @@ def start_sweep(folder: Path, *args: str) -> subprocess.Popen:
 
 
 def finished(folder: Path) -> int:
-    """Trials of the study that completed or were pruned (0 while it has no database)."""
-    if not (folder / "sweeps" / "sweep" / "study.db").exists():
+    """Trials of the study that completed or were pruned (0 until the sweep has started its first trial, so
+    that reading never races with the sweep creating its database)."""
+    if not (folder / "sweeps" / "sweep" / "trial_000.log").exists():
         return 0
     try:
         return len(study_of(folder).get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)))

@@ -125,6 +125,26 @@ def die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def open_storage(url: str, heartbeat: int, attempts: int = 5) -> RDBStorage:
+    """The study's database, with heartbeats; stale trials are failed and retried once. Several sweep
+    processes started together may race to create a new database: the losers try again."""
+
+    def connect() -> RDBStorage:
+        return RDBStorage(
+            url,
+            heartbeat_interval=heartbeat,
+            grace_period=2 * heartbeat,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+        )
+
+    for attempt in range(attempts - 1):
+        try:
+            return connect()
+        except Exception:  # noqa: BLE001 - sqlalchemy's IntegrityError/OperationalError while another creates it
+            time.sleep(0.5 * (attempt + 1))
+    return connect()
+
+
 class Sweep:
     """One sweep process: runs trials of the study until it holds `n_trials` finished ones (completed or
     pruned), counting those other processes run."""
@@ -135,13 +155,7 @@ class Sweep:
         self.folder = Path(options.folder) / options.study
         self.folder.mkdir(parents=True, exist_ok=True)
         self.url = options.storage or f"sqlite:///{self.folder / 'study.db'}"
-        heartbeat = options.heartbeat
-        self.storage = RDBStorage(
-            self.url,
-            heartbeat_interval=heartbeat,
-            grace_period=2 * heartbeat,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
-        )
+        self.storage = open_storage(self.url, options.heartbeat)
         self.study = optuna.create_study(
             study_name=options.study,
             storage=self.storage,
