@@ -23,12 +23,7 @@ from pathlib import Path
 
 from project import render
 
-TASKS = {
-    "classification": ("digits", "1"),
-    "autoencoder": ("digits", "1"),
-    "gan": ("digits", "2"),
-    "sequence": ("signal", "1"),
-}
+TASKS = json.loads((Path(__file__).resolve().parents[1] / "cookiecutter.json").read_text())["task"]
 DDP = ["--trainer.devices=2", "--trainer.strategy=ddp"]
 QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", "--trainer.accelerator=cpu"]
 
@@ -57,10 +52,8 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as temporary:
         for task in options.tasks:
-            dataset, optimizers = TASKS[task]
-            answers = {"task": task, "dataset": dataset, "optimizers": optimizers}
             output = Path(temporary) / task
-            project = render(output, **answers)
+            project = render(output, task=task)  # the dataset and optimizer count follow the task
             flags = [*QUIET, f"--trainer.max_epochs={options.epochs}"]
             one, one_metrics = timed_fit(project, output / "one", flags)
             two, two_metrics = timed_fit(project, output / "two", [*flags, *DDP])

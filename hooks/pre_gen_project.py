@@ -5,10 +5,6 @@ import keyword
 import re
 import sys
 
-IMAGE_TASKS = {"classification", "autoencoder", "gan"}
-IMAGE_DATASETS = {"digits", "mnist", "fashion_mnist", "cifar10", "image_folder"}
-SERIES_DATASETS = {"signal"}
-
 # Import names the generated project needs: a package with one of these names would shadow it, or be
 # shadowed by a script or test module of the project (the scripts' folder comes first on sys.path).
 TAKEN_NAMES = {
@@ -77,24 +73,21 @@ def check_email(email: str) -> list[str]:
     return []
 
 
-def check_combination(answers: dict[str, str]) -> list[str]:
-    """Machine-learning answers that cannot work together."""
-    task, dataset = answers["task"], answers["dataset"]
+def check_combination(answers: dict[str, str], tasks: dict[str, dict]) -> list[str]:
+    """Machine-learning answers that cannot work together: `tasks` is cookiecutter.json's `_tasks` table,
+    which names the datasets and optimizer counts each task accepts."""
+    task = tasks[answers["task"]]
     problems = []
-    if task == "gan" and answers["optimizers"] != "2":
+    if answers["optimizers"] not in task["optimizers"]:
+        why = {"gan": ": a GAN trains a generator and a discriminator, each with its own optimizer"}
         problems.append(
-            f"optimizers {answers['optimizers']!r} does not fit task 'gan': a GAN trains a generator and a"
-            " discriminator, each with its own optimizer; answer optimizers '2'"
+            f"optimizers {answers['optimizers']!r} does not fit task {answers['task']!r}{why.get(answers['task'], '')};"
+            f" answer {' or '.join(map(repr, task['optimizers']))}"
         )
-    if task in IMAGE_TASKS and dataset not in IMAGE_DATASETS:
+    if answers["dataset"] not in task["datasets"]:
         problems.append(
-            f"dataset {dataset!r} does not fit task {task!r}: it needs images; answer one of"
-            f" {', '.join(sorted(IMAGE_DATASETS))}"
-        )
-    if task == "sequence" and dataset not in SERIES_DATASETS:
-        problems.append(
-            f"dataset {dataset!r} does not fit task 'sequence': it holds images, not series; answer"
-            f" {', '.join(sorted(SERIES_DATASETS))} (a generated signal, or your own CSV)"
+            f"dataset {answers['dataset']!r} does not fit task {answers['task']!r}: answer one of"
+            f" {', '.join(task['datasets'])}"
         )
     return problems
 
@@ -106,7 +99,7 @@ def problems_with(answers: dict[str, str]) -> list[str]:
         *check_slug(answers["project_slug"]),
         *check_package(answers["package_name"]),
         *check_email(answers["email"]),
-        *check_combination(answers),
+        *check_combination(answers, answers["_tasks"]),
     ]
 
 

@@ -11,7 +11,14 @@ TEMPLATE = Path(__file__).resolve().parents[1]
 CONTEXT = json.loads((TEMPLATE / "cookiecutter.json").read_text())
 # The questions that change what is rendered or its defaults, in the order they are asked.
 ML_QUESTIONS = ("task", "dataset", "optimizers", "scheduler", "logger", "precision")
-CHOICES = {question: CONTEXT[question] for question in ML_QUESTIONS}
+# What each task accepts (its first dataset and optimizer count are its defaults) and what each dataset is.
+TASKS: dict[str, dict] = CONTEXT["_tasks"]
+DATASETS: dict[str, dict] = CONTEXT["_datasets"]
+# The dataset and optimizers questions are text whose default follows the task: their choices are the table's.
+CHOICES = {
+    question: list(DATASETS) if question == "dataset" else ["1", "2"] if question == "optimizers" else CONTEXT[question]
+    for question in ML_QUESTIONS
+}
 DEFAULTS = {question: choices[0] for question, choices in CHOICES.items()}
 # Every valid pair of choices of these questions appears in some covering combination, and so do every
 # task with every dataset it accepts and every task with every logger.
@@ -20,7 +27,7 @@ PAIRS = (*itertools.combinations(PAIRWISE, 2), ("task", "dataset"), ("task", "lo
 
 
 def load_module(path: Path):
-    """A Python file as a module, by its path (a hook, or a rendered project's test helpers)."""
+    """A Python file as a module, by its path."""
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -33,7 +40,7 @@ HOOK = load_module(TEMPLATE / "hooks" / "pre_gen_project.py")
 
 def is_valid(answers: dict[str, str]) -> bool:
     """Whether the hook accepts these machine-learning answers."""
-    return not HOOK.check_combination(answers)
+    return not HOOK.check_combination(answers, TASKS)
 
 
 def all_combinations() -> list[dict[str, str]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jinja2
 import pytest
-from combos import TEMPLATE
+from combos import DATASETS, TEMPLATE
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -51,11 +51,11 @@ def prepare_data(project: Path, dataset: str) -> list[str]:
     """Put tiny fake data where the project's default config looks (no download), and return the
     interpreter arguments that run a script there: for CIFAR-10, torchvision may not check the fake
     files' MD5 sums (the rest of its loading code runs as it is)."""
-    if dataset in ("mnist", "fashion_mnist", "cifar10", "image_folder"):
+    if DATASETS[dataset]["download"] or dataset == "image_folder":
         target = "data/images" if dataset == "image_folder" else "data"
         result = run_in_project(project, "tests/fake_data.py", target)
         assert result.returncode == 0, result.stderr
-    if dataset != "cifar10":
+    if DATASETS[dataset].get("format") != "cifar":
         return []
     patch = (
         "import torchvision.datasets.cifar as c, os; c.check_integrity = lambda path, md5=None: os.path.isfile(path)"

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from combos import DEFAULTS, all_combinations, combo_id, covering_set
+from combos import DEFAULTS, TASKS, all_combinations, combo_id, covering_set
 from conftest import bake, prepare_data, run_in_project
 
 SHORT_FIT = [
@@ -36,7 +36,8 @@ TESTED = {
     "gan": {"test/mmd"},
     "sequence": {"test/loss", "test/naive_loss"},
 }
-GRIDS = {"autoencoder": "reconstructions", "gan": "samples"}
+# The image grids a task logs every validation epoch (cookiecutter.json's pictures that are not test figures).
+GRIDS = {task: row["picture"] for task, row in TASKS.items() if row["picture"] and "/" not in row["picture"]}
 
 
 def logged_metrics(run: Path, logger: str) -> dict[str, list[float]]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from combos import HOOK, TEMPLATE
+from combos import CHOICES, DATASETS, HOOK, TASKS, TEMPLATE
 from conftest import assert_ruff_clean
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
@@ -34,6 +36,8 @@ REFUSED = {
     "email-no-at": ({"email": "me.example.org"}, "email 'me.example.org' is not an email address"),
     "name-empty": ({"project_name": " ", "project_slug": "x", "package_name": "x"}, "project_name is empty"),
     "gan-one-optimizer": ({"task": "gan", "optimizers": "1"}, "optimizers '1' does not fit task 'gan'"),
+    "three-optimizers": ({"optimizers": "3"}, "optimizers '3' does not fit task 'classification'; answer '1' or '2'"),
+    "unknown-dataset": ({"dataset": "mnsit"}, "dataset 'mnsit' does not fit task 'classification': answer one of digits,"),
     "sequence-on-images": ({"task": "sequence", "dataset": "digits"}, "dataset 'digits' does not fit task 'sequence'"),
     "images-on-signal": (
         {"task": "autoencoder", "dataset": "signal"},
@@ -79,10 +83,40 @@ def test_good_answers_pass_the_hook(tmp_path: Path) -> None:
     assert (project / "src" / "my_net2" / "model.py").is_file()
 
 
-def test_next_steps_are_printed(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
-    cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(tmp_path))
-    out = capfd.readouterr().out
-    assert "cd digits-classifier" in out and "make train" in out
+@pytest.mark.parametrize("task", CHOICES["task"])
+def test_every_task_renders_with_its_other_answers_left_at_their_defaults(tmp_path: Path, task: str) -> None:
+    """The dataset and optimizers defaults follow the task: nothing else needs answering."""
+    project = Path(cookiecutter(str(TEMPLATE), no_input=True, extra_context={"task": task}, output_dir=str(tmp_path)))
+    dataset = TASKS[task]["datasets"][0]
+    assert f"class {DATASETS[dataset]['datamodule_class']}(" in (project / "src" / "digits_classifier" / "data.py").read_text()
+    assert f"class {TASKS[task]['model_class']}(" in (project / "src" / "digits_classifier" / "model.py").read_text()
+
+
+def test_pressing_enter_after_choosing_the_task_renders_it(tmp_path: Path) -> None:
+    """In a terminal: pick the GAN (choice 3) and press Enter at every other question."""
+    questions = [key for key in json.loads((TEMPLATE / "cookiecutter.json").read_text()) if not key.startswith("_")]
+    keys = "".join("3\n" if question == "task" else "\n" for question in questions)
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "-o", str(tmp_path), str(TEMPLATE)], input=keys, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    model = (tmp_path / "digits-classifier" / "src" / "digits_classifier" / "model.py").read_text()
+    assert "class GAN(" in model and "(2)" in result.stdout  # the optimizers question offered 2
+
+
+def test_next_steps_name_the_folder_from_where_the_user_stands(tmp_path: Path) -> None:
+    def run(cwd: Path, output: str, *answers: str) -> str:
+        command = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", output, str(TEMPLATE), *answers]
+        result = subprocess.run(command, cwd=cwd, env={**os.environ, "PWD": str(cwd)}, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout
+
+    (tmp_path / "here").mkdir()
+    below = run(tmp_path / "here", "projects")
+    assert "cd projects/digits-classifier\n" in below and "make train       # python train.py" in below
+    beside = run(tmp_path / "here", "../elsewhere", "dataset=mnist")
+    assert f"cd {tmp_path / 'elsewhere' / 'digits-classifier'}\n" in beside
+    assert "downloads MNIST once (needs network)" in beside
 
 
 # Pieces of the names a user may type: spaces, punctuation, quotes, braces, unicode, emoji, long words.

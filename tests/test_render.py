@@ -8,21 +8,14 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 from pathlib import Path
 
+import jinja2
 import pytest
 import yaml
-from combos import CHOICES, all_combinations, render_set
+from combos import CHOICES, CONTEXT, DATASETS, TASKS, TEMPLATE, all_combinations, load_module, render_set
 from conftest import assert_ruff_clean, bake
 
 # Jinja residue: GitHub Actions expressions (${{ ... }}) are the one legitimate use of braces.
 RESIDUE = ("{{", "{%", "%}", "cookiecutter")
-MONITORED = {"classification": "val/acc", "autoencoder": "val/loss", "gan": "val/mmd", "sequence": "val/loss"}
-DATA_MODULES = {
-    "digits": "DigitsDataModule",
-    "mnist": "MNISTDataModule",
-    "fashion_mnist": "FashionMNISTDataModule",
-    "cifar10": "CIFAR10DataModule",
-    "image_folder": "ImageFolderDataModule",
-}
 
 
 SCHEDULES = {
@@ -40,58 +33,24 @@ LEFTOVERS = (
 )
 
 
-def expected_files(answers: dict[str, str], package: str = "digits_classifier") -> set[str]:
-    """The exact file set a project with these answers must have (paths relative to its root)."""
-    src = f"src/{package}"
-    engine = f"{src}/engine"
+POST_HOOK = load_module(TEMPLATE / "hooks" / "post_gen_project.py")
+# The longest name the hook accepts: every rendered line must stay within ruff's line length with it.
+LONGEST_NAME = "Forty character project name for linting"
+LONGEST_PACKAGE = "forty_character_project_name_for_linting"
+
+
+def expected_files(answers: dict[str, str], package: str = LONGEST_PACKAGE) -> set[str]:
+    """The exact file set a project with these answers must have (paths relative to its root): every file
+    of the template, less those the post-generation hook removes for these answers."""
+    skeleton = TEMPLATE / "{{cookiecutter.project_slug}}"
     files = {
-        ".gitattributes",
-        ".gitignore",
-        ".pre-commit-config.yaml",
-        ".github/workflows/ci.yml",
-        "Makefile",
-        "README.md",
-        "pyproject.toml",
-        "configs/default.yaml",
-        "configs/ddp.yaml",
-        "configs/fsdp.yaml",
-        "configs/slurm.yaml",
-        "scripts/slurm.sbatch",
-        "train.py",
-        "sweep.py",
-        "configs/sweep.yaml",
-        "evaluate.py",
-        "predict.py",
-        "export.py",
-        f"{src}/__init__.py",
-        f"{src}/cli.py",
-        f"{src}/data.py",
-        f"{src}/model.py",
-        f"{src}/nets.py",
-        *(f"{engine}/{name}.py" for name in ENGINE),
-        "tests/conftest.py",
-        "tests/test_data.py",
-        "tests/test_distributed.py",
-        "tests/processes.py",
-        "tests/test_lifecycle.py",
-        "tests/test_loaders.py",
-        "tests/test_model.py",
-        "tests/test_optim.py",
-        "tests/test_safety.py",
-        "tests/test_sweep.py",
-        "tests/test_trackers.py",
-        "tests/test_train.py",
-        "tests/test_speed.py",
+        str(path.relative_to(skeleton)).replace("{{cookiecutter.package_name}}", package)
+        for path in skeleton.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
     }
-    if answers["task"] in ("autoencoder", "gan"):
-        files.add(f"{engine}/images.py")
-    if answers["optimizers"] == "2" or answers["task"] == "sequence":
-        files |= {f"{engine}/manual.py", "tests/test_manual.py"}
-    if answers["dataset"] != "signal":
-        files |= {f"{engine}/image_data.py", "tests/fake_data.py", "tests/test_image_data.py"}
-    if answers["dataset"] not in ("signal", "image_folder"):  # the folder module besides the chosen data
-        files |= {f"{src}/image_folder.py", "tests/test_image_folder.py"}
-    return files
+    context = {**answers, "package_name": package, "_datasets": DATASETS}
+    context["__manual_optimization"] = jinja2.Template(CONTEXT["__manual_optimization"]).render(cookiecutter=context)
+    return files - set(POST_HOOK.unused_files(context))
 
 
 # The machinery every project has, whatever the answers.
@@ -133,9 +92,9 @@ def assert_answers_in_config(project: Path, answers: dict[str, str]) -> None:
     callbacks = [callback["class_path"].rsplit(".", 1)[1] for callback in trainer["callbacks"]]
     assert ("LearningRateMonitor" in callbacks) == (answers["logger"] != "none")
     checkpoint = trainer["callbacks"][0]["init_args"]
-    assert checkpoint["monitor"] == MONITORED[answers["task"]]
+    assert checkpoint["monitor"] == TASKS[answers["task"]]["monitor"]
     if answers["dataset"] != "signal":  # image data modules are chosen by class, so the user can swap them
-        assert config["data"]["class_path"].endswith(f".data.{DATA_MODULES[answers['dataset']]}")
+        assert config["data"]["class_path"].endswith(f".data.{DATASETS[answers['dataset']]['datamodule_class']}")
     # Clipping and accumulation are the trainer's flags for every model (the engine hands them to one that
     # steps its own optimizers), and the optimizers are the model's own entries, one per part.
     assert "gradient_clip_val" in trainer and "accumulate_grad_batches" in trainer
@@ -161,7 +120,7 @@ def assert_nothing_left_over(project: Path, answers: dict[str, str]) -> None:
 def assert_engines_are_alike(projects: list[Path]) -> None:
     """The engine is the same code in every project: it does not depend on the answers."""
     for name in ENGINE:
-        texts = {(project / "src" / "digits_classifier" / "engine" / f"{name}.py").read_text() for project in projects}
+        texts = {(project / "src" / LONGEST_PACKAGE / "engine" / f"{name}.py").read_text() for project in projects}
         assert len(texts) == 1, f"engine/{name}.py differs between answers"
 
 
@@ -170,7 +129,7 @@ def assert_renders_clean_projects(cookies, combinations: list[dict[str, str]]) -
     then ruff checks all of the projects in one call."""
     projects = []
     for answers in combinations:
-        project = bake(cookies, **answers)
+        project = bake(cookies, project_name=LONGEST_NAME, **answers)
         assert relative_files(project) == expected_files(answers), answers
         assert_no_template_syntax(project)
         assert_answers_in_config(project, answers)
@@ -221,3 +180,12 @@ def test_identity_answers_are_rendered_and_escaped(cookies) -> None:
 def test_email_is_optional(cookies) -> None:
     pyproject = tomllib.loads((bake(cookies, email="") / "pyproject.toml").read_text())
     assert pyproject["project"]["authors"] == [{"name": "Your Name"}]
+
+
+def test_projects_hold_only_the_code_their_answers_use(cookies) -> None:
+    default = relative_files(bake(cookies))
+    engine = "src/digits_classifier/engine"
+    assert {f"{engine}/manual.py", f"{engine}/images.py", "tests/test_manual.py"}.isdisjoint(default)
+    assert {f"{engine}/image_data.py", "src/digits_classifier/image_folder.py"} <= default
+    series = relative_files(bake(cookies, task="sequence"))  # one optimizer, stepped by hand for TBPTT
+    assert f"{engine}/manual.py" in series and not any("image" in path for path in series)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from combos import CONTEXT, TEMPLATE, all_combinations, covering_set, render_set
+from combos import CHOICES, CONTEXT, DATASETS, TEMPLATE, all_combinations, covering_set, render_set
 from conftest import bake
 
 try:
@@ -25,8 +25,7 @@ QUESTIONS = [key for key in CONTEXT if not key.startswith("_")]
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_readme_explains_every_question_and_choice(question: str) -> None:
     assert f"`{question}`" in README
-    choices = CONTEXT[question] if isinstance(CONTEXT[question], list) else []
-    for choice in choices:
+    for choice in CHOICES.get(question, CONTEXT[question] if isinstance(CONTEXT[question], list) else []):
         assert f"`{choice}`" in README, f"README does not mention {question} choice {choice!r}"
 
 
@@ -36,6 +35,8 @@ def test_every_choice_has_a_human_label() -> None:
         assert question in prompts, question
         if isinstance(CONTEXT[question], list):
             assert set(CONTEXT[question]) <= set(prompts[question]) - {"__prompt__"}, question
+        elif question in CHOICES:  # a text question whose default follows the task: its prompt names every answer
+            assert all(re.search(rf"\b{choice}\b", prompts[question]) for choice in CHOICES[question]), question
 
 
 def test_ci_runs_the_readme_test_command() -> None:
@@ -93,3 +94,34 @@ def test_every_import_of_a_generated_project_is_a_declared_dependency(cookies) -
             owners for owners in imported_distributions(project, "digits_classifier") if not owners & declared
         ]
         assert not undeclared, f"{answers}: pyproject.toml does not declare {undeclared}"
+
+
+JINJA = re.compile(r"\{[{%].*?[}%]\}", re.DOTALL)
+
+
+def files_naming(names: list[str]) -> dict[str, set[str]]:
+    """Template files (relative paths) whose Jinja names any of `names` in quotes, with the names."""
+    quoted = re.compile(r"""["'](%s)["']""" % "|".join(map(re.escape, names)))
+    found = {}
+    for path in [*(TEMPLATE / "{{cookiecutter.project_slug}}").rglob("*"), *(TEMPLATE / "templates").rglob("*")]:
+        if path.is_file() and not {"__pycache__", ".ruff_cache"} & set(path.parts):
+            jinja = " ".join(JINJA.findall(path.read_text()))
+            if named := set(quoted.findall(jinja)):
+                found[str(path.relative_to(TEMPLATE))] = named
+    return found
+
+
+def test_no_file_names_a_torchvision_dataset() -> None:
+    """A new torchvision dataset is a row of cookiecutter.json's table (CONTRIBUTING: 2 files)."""
+    torchvision = [name for name, row in DATASETS.items() if row["partial"] == "torchvision"]
+    assert files_naming(torchvision) == {}
+
+
+def test_contributing_lists_the_files_that_name_every_task() -> None:
+    """The generated files with a case for every task are among those CONTRIBUTING says a new task touches."""
+    contributing = (TEMPLATE / "CONTRIBUTING.md").read_text()
+    section = contributing.split("## Adding a task", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\d+\. `([^`]+)`", section, re.MULTILINE))
+    every_task = {path for path, named in files_naming(CHOICES["task"]).items() if named == set(CHOICES["task"])}
+    assert every_task and every_task <= listed, every_task - listed
+    assert f"touches **{len(listed)} existing files**" in section

@@ -6,7 +6,9 @@ Usage:
     python export.py --ckpt_path logs/version_0/checkpoints/last.ckpt --output exports
     python export.py --torchscript true                 # also TorchScript, while Lightning still offers it
 
-Both exports take a batch of any size{% if task == "sequence" %}, of `sequence_length` steps (the export fixes the length){% endif %}.
+Writes model.onnx, weights included (a model with over 1 GiB of them gets model.onnx.data beside it,
+which must stay with it), and model.pt2. Both take a batch of any size{% if task == "sequence" %}, of `sequence_length`
+steps (the export fixes the length){% endif %}.
 Each is run on the same batches as the PyTorch model (sizes 1, 7 and a real batch) and the script
 fails if any output differs by more than the tolerance. Needs the export extras:
 pip install -e ".[export]".
@@ -27,6 +29,10 @@ from torch import Tensor
 
 from {{ cookiecutter.package_name }}.cli import CLI
 from {{ cookiecutter.package_name }}.engine.scripts import run_script
+
+# Up to this many bytes of weights, model.onnx holds them itself: one file to copy. Beyond, they go to
+# model.onnx.data beside it (ONNX files are protobufs, capped at 2 GiB), and the two must stay together.
+ONNX_WEIGHTS_INSIDE = 2**30
 
 
 def example_batch(cli) -> Tensor:  # noqa: ANN001
@@ -81,8 +87,21 @@ def main(args: list[str] | None = None) -> dict[str, Path]:
     output.mkdir(parents=True, exist_ok=True)
     dynamic = ({0: torch.export.Dim("batch", min=1, max=65536)},)
     files = {"onnx": output / "model.onnx", "program": output / "model.pt2"}
+    weights = output / "model.onnx.data"
+    weights.unlink(missing_ok=True)  # an earlier export's: this one's model.onnx would not use it
+    external = sum(t.numel() * t.element_size() for t in model.state_dict().values()) > ONNX_WEIGHTS_INSIDE
+    if external:
+        files["onnx_weights"] = weights
 
-    torch.onnx.export(model, (example,), files["onnx"], dynamo=True, dynamic_shapes=dynamic, input_names=["input"])
+    torch.onnx.export(
+        model,
+        (example,),
+        files["onnx"],
+        dynamo=True,
+        dynamic_shapes=dynamic,
+        input_names=["input"],
+        external_data=external,
+    )
     session = onnxruntime.InferenceSession(str(files["onnx"]))
     onnx_error = check("ONNX", lambda batch: session.run(None, {"input": batch.numpy()})[0], model, batches)
 

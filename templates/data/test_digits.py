@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import ROOT
 
 from {{ cookiecutter.package_name }}.data import DigitsDataModule
 from {{ cookiecutter.package_name }}.engine.loaders import DataError
@@ -16,10 +17,12 @@ def digits() -> DigitsDataModule:
     return data
 
 
-def test_split_sizes_cover_all_digits(digits: DigitsDataModule) -> None:
+def test_split_sizes_cover_all_digits_as_the_readme_says(digits: DigitsDataModule) -> None:
     sizes = {name: len(split) for name, split in digits.splits.items()}
     assert sizes == {"train": 1169, "val": 269, "test": 359}
     assert sum(sizes.values()) == 1797
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"into {sizes['train']:,} train, {sizes['val']:,} validation and {sizes['test']:,} test images" in readme
 
 
 def test_split_is_stratified(digits: DigitsDataModule) -> None:

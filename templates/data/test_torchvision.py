@@ -1,16 +1,17 @@
 {%- set cls = cookiecutter.__datamodule_class -%}
+{%- set spec = cookiecutter._datasets[cookiecutter.dataset] -%}
 """The {{ cookiecutter.dataset }} data module on tiny files in the real format: torchvision's own loading code runs."""
 
 from __future__ import annotations
 
-{% if cookiecutter.dataset != "cifar10" -%}
+{% if cookiecutter._datasets[cookiecutter.dataset].get("format") != "cifar" -%}
 import struct
 {% endif -%}
 from pathlib import Path
 
 import pytest
 import torch
-{%- if cookiecutter.dataset != "cifar10" %}
+{%- if cookiecutter._datasets[cookiecutter.dataset].get("format") != "cifar" %}
 from fake_data import write_dataset
 {%- endif %}
 
@@ -20,7 +21,7 @@ from {{ cookiecutter.package_name }}.engine.loaders import DataError
 
 def test_splits_hold_the_official_test_set_and_a_stratified_val_split(datamodule: {{ cls }}) -> None:
     sizes = {name: len(split) for name, split in datamodule.splits.items()}
-    total_train = {{ 500 if cookiecutter.dataset == "cifar10" else 600 }}
+    total_train = {{ 500 if cookiecutter._datasets[cookiecutter.dataset].get("format") == "cifar" else 600 }}
     assert sizes == {"train": total_train - total_train // 10, "val": total_train // 10, "test": 100}
     for split in datamodule.splits.values():
         assert set(split.targets.tolist()) == set(range(10))
@@ -53,21 +54,21 @@ def test_missing_files_say_where_they_were_expected_and_how_to_get_them(tmp_path
 
 def test_prepare_data_reads_present_files_without_network(datamodule: {{ cls }}) -> None:
     datamodule.prepare_data()  # download=False in the fixture: only reads, raises if anything is missing
-    assert datamodule.num_classes == 10 and datamodule.input_shape == {{ (3, 32, 32) if cookiecutter.dataset == "cifar10" else (1, 28, 28) }}
+    assert datamodule.num_classes == 10 and datamodule.input_shape == ({{ spec.shape | join(', ') }})
 
 
 def test_a_damaged_file_is_named(datamodule: {{ cls }}) -> None:
     root = Path(datamodule.hparams.data_dir)
-{%- if cookiecutter.dataset == "cifar10" %}
+{%- if cookiecutter._datasets[cookiecutter.dataset].get("format") == "cifar" %}
     damaged = root / "cifar-10-batches-py" / "test_batch"
 {%- else %}
-    damaged = root / "{{ "MNIST" if cookiecutter.dataset == "mnist" else "FashionMNIST" }}" / "raw" / "t10k-images-idx3-ubyte"
+    damaged = root / "{{ spec.folder }}" / "t10k-images-idx3-ubyte"
 {%- endif %}
     damaged.write_bytes(damaged.read_bytes()[:1000])  # cut short, as by an interrupted copy
     with pytest.raises(DataError, match="damaged or cut short; delete") as error:
         {{ cls }}(str(root), download=False).prepare_data()
     assert str(damaged) in str(error.value)
-{%- if cookiecutter.dataset != "cifar10" %}
+{%- if cookiecutter._datasets[cookiecutter.dataset].get("format") != "cifar" %}
 
 
 def test_images_and_labels_of_different_counts_are_refused(tmp_path: Path) -> None:

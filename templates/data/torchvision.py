@@ -1,23 +1,4 @@
-{%- set spec = {
-    "mnist": {
-        "cls": "MNIST", "title": "MNIST", "what": "70,000 28x28 grayscale handwritten digits",
-        "shape": (1, 28, 28), "mean": "(0.1307,)", "std": "(0.3081,)",
-        "folder": "MNIST/raw", "shift": 0, "flip": "False", "batch_size": 128,
-        "files": "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte",
-    },
-    "fashion_mnist": {
-        "cls": "FashionMNIST", "title": "Fashion-MNIST", "what": "70,000 28x28 grayscale photos of clothes in 10 classes",
-        "shape": (1, 28, 28), "mean": "(0.2860,)", "std": "(0.3530,)",
-        "folder": "FashionMNIST/raw", "shift": 0, "flip": "False", "batch_size": 128,
-        "files": "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte",
-    },
-    "cifar10": {
-        "cls": "CIFAR10", "title": "CIFAR-10", "what": "60,000 32x32 colour photos in 10 classes",
-        "shape": (3, 32, 32), "mean": "(0.4914, 0.4822, 0.4465)", "std": "(0.2470, 0.2435, 0.2616)",
-        "folder": "cifar-10-batches-py", "shift": 4, "flip": "True", "batch_size": 128,
-        "files": "data_batch_1 ... data_batch_5, test_batch, batches.meta",
-    },
-}[cookiecutter.dataset] -%}
+{%- set spec = cookiecutter._datasets[cookiecutter.dataset] -%}
 """Data: {{ spec.title }}, downloaded once by torchvision, then kept in memory as uint8 tensors."""
 
 from __future__ import annotations
@@ -26,8 +7,8 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
-from torchvision.datasets import {{ spec.cls }}
-{%- if spec.cls == "CIFAR10" %}
+from torchvision.datasets import {{ spec.torchvision_class }}
+{%- if spec.torchvision_class == "CIFAR10" %}
 from torchvision.datasets.utils import check_integrity
 {%- else %}
 from torchvision.datasets.mnist import read_sn3_pascalvincent_tensor
@@ -40,24 +21,24 @@ from .engine.loaders import DataError, check_settings
 FILES = "{{ spec.files }}"
 
 
-def read_split(root: Path, train: bool, download: bool = False) -> {{ spec.cls }}:
-    """torchvision's {{ spec.cls }} dataset object for one split; missing or damaged files raise a DataError
+def read_split(root: Path, train: bool, download: bool = False) -> {{ spec.torchvision_class }}:
+    """torchvision's {{ spec.torchvision_class }} dataset object for one split; missing or damaged files raise a DataError
     that says which and how to get them."""
     folder = root / "{{ spec.folder }}"
     try:
-        dataset = {{ spec.cls }}(str(root), train=train, download=download)
+        dataset = {{ spec.torchvision_class }}(str(root), train=train, download=download)
     except Exception as error:  # torchvision's "not found", a failed download, or a file it cannot parse
         if damaged := damaged_files(folder):
             raise DataError(
                 f"{', '.join(str(path) for path in damaged)}: damaged or cut short;"
                 f" delete {folder} and download the dataset again"
             ) from None
-        fetch = f"{{ spec.cls }}('{root}', download=True); {{ spec.cls }}('{root}', train=False, download=True)"
+        fetch = f"{{ spec.torchvision_class }}('{root}', download=True); {{ spec.torchvision_class }}('{root}', train=False, download=True)"
         raise DataError(
             f"{{ spec.title }} is not in {folder} (expected {FILES})"
             f"{' and could not be downloaded' if download else ''} ({' '.join(str(error).split())})."
             " On a machine with network, run"
-            f' python -c "from torchvision.datasets import {{ spec.cls }}; {fetch}"'
+            f' python -c "from torchvision.datasets import {{ spec.torchvision_class }}; {fetch}"'
             f" and copy its {root / '{{ spec.folder.split('/')[0] }}'} folder here."
         ) from None
     if len(dataset.data) != len(dataset.targets):
@@ -70,8 +51,8 @@ def read_split(root: Path, train: bool, download: bool = False) -> {{ spec.cls }
 
 def damaged_files(folder: Path) -> list[Path]:
     """The dataset's files in `folder` that are there but cannot be read whole."""
-{%- if spec.cls == "CIFAR10" %}
-    expected = [*{{ spec.cls }}.train_list, *{{ spec.cls }}.test_list]
+{%- if spec.torchvision_class == "CIFAR10" %}
+    expected = [*{{ spec.torchvision_class }}.train_list, *{{ spec.torchvision_class }}.test_list]
     present = [(folder / name, md5) for name, md5 in expected if (folder / name).is_file()]
     return [path for path, md5 in present if not check_integrity(str(path), md5)]
 {%- else %}
@@ -106,23 +87,16 @@ class {{ cookiecutter.__datamodule_class }}(ImageDataModule):
     """
 
     num_classes = 10
-{%- if cookiecutter.dataset == "fashion_mnist" %}
+{%- if spec.class_names and (spec.class_names | tojson | length) > 100 %}
     class_names = [
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
+{%- for name in spec.class_names %}
+        {{ name | tojson }},
+{%- endfor %}
     ]
-{%- elif cookiecutter.dataset == "cifar10" %}
-    class_names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+{%- elif spec.class_names %}
+    class_names = {{ spec.class_names | tojson }}
 {%- endif %}
-    input_shape = {{ spec.shape }}
+    input_shape = ({{ spec.shape | join(', ') }})
     mean, std = {{ spec.mean }}, {{ spec.std }}  # per channel, of the pixels scaled to [0, 1]
 
     def __init__(
@@ -158,9 +132,9 @@ class {{ cookiecutter.__datamodule_class }}(ImageDataModule):
         }
 
 
-def as_tensors(dataset: {{ spec.cls }}) -> tuple[Tensor, Tensor]:
+def as_tensors(dataset: {{ spec.torchvision_class }}) -> tuple[Tensor, Tensor]:
     """uint8 images (N, C, H, W) and int64 labels, from the arrays torchvision keeps in memory."""
-{%- if spec.cls == "CIFAR10" %}
+{%- if spec.torchvision_class == "CIFAR10" %}
     images = torch.from_numpy(dataset.data).permute(0, 3, 1, 2).contiguous()  # stored as N, H, W, C
 {%- else %}
     images = dataset.data.unsqueeze(1)  # stored as N, H, W

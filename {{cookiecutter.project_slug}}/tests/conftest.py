@@ -15,11 +15,11 @@ import yaml
 
 {%- if cookiecutter.dataset == "image_folder" %}
 from fake_data import write_image_folder
-{%- elif cookiecutter.dataset not in ("digits", "signal") %}
+{%- elif cookiecutter._datasets[cookiecutter.dataset].download %}
 from fake_data import write_dataset
 {%- endif %}
 from lightning.pytorch.cli import LightningArgumentParser
-{%- if cookiecutter.dataset == "cifar10" %}
+{%- if cookiecutter._datasets[cookiecutter.dataset].get("format") == "cifar" %}
 from torchvision.datasets import cifar
 {%- endif %}
 
@@ -30,6 +30,14 @@ from {{ cookiecutter.package_name }}.engine.trainer import Trainer
 ROOT = Path(__file__).resolve().parents[1]
 # Flags that keep test output short; they change nothing that is asserted.
 QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
+# Short runs for the tests of the engine's machinery (bad input, trackers): 4 batches an epoch, every step logged.
+SHORT = [
+    *QUIET,
+    "--trainer.limit_train_batches=4",
+    "--trainer.limit_val_batches=2",
+    "--trainer.limit_test_batches=2",
+    "--trainer.log_every_n_steps=1",
+]
 DEFAULT_CONFIG = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())
 
 
@@ -41,7 +49,7 @@ def load_script(name: str) -> ModuleType:
     return module
 
 
-{%- if cookiecutter.dataset == "cifar10" %}
+{%- if cookiecutter._datasets[cookiecutter.dataset].get("format") == "cifar" %}
 
 
 def skip_checksums(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,14 +61,14 @@ def skip_checksums(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty current directory for the run's logs/{% if cookiecutter.dataset not in ("digits", "signal") %}, with fake data where configs/default.yaml looks{% endif %}."""
+    """An empty current directory for the run's logs/{% if cookiecutter._datasets[cookiecutter.dataset].download or cookiecutter.dataset == "image_folder" %}, with fake data where configs/default.yaml looks{% endif %}."""
     monkeypatch.chdir(tmp_path)
 {%- if cookiecutter.dataset == "image_folder" %}
     write_image_folder(tmp_path / "data" / "images")
-{%- elif cookiecutter.dataset not in ("digits", "signal") %}
+{%- elif cookiecutter._datasets[cookiecutter.dataset].download %}
     write_dataset(tmp_path / "data")
 {%- endif %}
-{%- if cookiecutter.dataset == "cifar10" %}
+{%- if cookiecutter._datasets[cookiecutter.dataset].get("format") == "cifar" %}
     skip_checksums(monkeypatch)
 {%- endif %}
     return tmp_path
@@ -107,7 +115,7 @@ def parameter_ids(optimizer: torch.optim.Optimizer) -> set[int]:
 @pytest.fixture
 {%- if cookiecutter.dataset in ("digits", "signal") %}
 def datamodule() -> {{ cookiecutter.__datamodule_class }}:
-{%- elif cookiecutter.dataset == "cifar10" %}
+{%- elif cookiecutter._datasets[cookiecutter.dataset].get("format") == "cifar" %}
 def datamodule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> {{ cookiecutter.__datamodule_class }}:
 {%- else %}
 def datamodule(tmp_path: Path) -> {{ cookiecutter.__datamodule_class }}:
@@ -121,7 +129,7 @@ def datamodule(tmp_path: Path) -> {{ cookiecutter.__datamodule_class }}:
     root = write_image_folder(tmp_path / "images", per_class=60)
     data = ImageFolderDataModule(**data_options(root=str(root), batch_size=16))
 {%- else %}
-{%- if cookiecutter.dataset == "cifar10" %}
+{%- if cookiecutter._datasets[cookiecutter.dataset].get("format") == "cifar" %}
     skip_checksums(monkeypatch)
 {%- endif %}
     write_dataset(tmp_path)

@@ -1,16 +1,16 @@
-{%- set dataset = cookiecutter.dataset -%}
+{%- set spec = cookiecutter._datasets[cookiecutter.dataset] -%}
 """Tiny, learnable stand-ins for real data, written in the real on-disk formats, so that tests run the
 real loading code without a download. Each class is a stripe pattern of its own period and direction
 on noise, which neither shifts nor left-right flips change.
 
-    python tests/fake_data.py DIR    writes {{ "an image folder" if dataset in ("digits", "image_folder") else "the dataset's files" }} into DIR
+    python tests/fake_data.py DIR    writes {{ "an image folder" if not spec.download else "the dataset's files" }} into DIR
 """
 
 from __future__ import annotations
 
-{% if dataset == "cifar10" -%}
+{% if spec.get("format") == "cifar" -%}
 import pickle
-{% elif dataset in ("mnist", "fashion_mnist") -%}
+{% elif spec.get("format") == "idx" -%}
 import struct
 {% endif -%}
 import sys
@@ -43,12 +43,12 @@ def write_image_folder(root: Path, per_class: int = 30, classes: int = 3) -> Pat
             folder.mkdir(parents=True, exist_ok=True)
             Image.fromarray(image).save(folder / f"{index:04d}.png")
     return root
-{%- if dataset in ("mnist", "fashion_mnist") %}
+{%- if spec.get("format") == "idx" %}
 
 
 def write_dataset(root: Path, train: int = 600, test: int = 100) -> Path:
-    """IDX files, uncompressed as torchvision leaves them after a download, in root/{{ "MNIST" if dataset == "mnist" else "FashionMNIST" }}/raw."""
-    raw = root / "{{ "MNIST" if dataset == "mnist" else "FashionMNIST" }}" / "raw"
+    """IDX files, uncompressed as torchvision leaves them after a download, in root/{{ spec.folder }}."""
+    raw = root / "{{ spec.folder }}"
     raw.mkdir(parents=True, exist_ok=True)
     for prefix, count, seed in (("train", train, 0), ("t10k", test, 1)):
         images, labels = class_images(count, 28, 1, seed)
@@ -56,7 +56,7 @@ def write_dataset(root: Path, train: int = 600, test: int = 100) -> Path:
         (raw / f"{prefix}-images-idx3-ubyte").write_bytes(header + images.tobytes())
         (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, count) + labels.tobytes())
     return raw
-{%- elif dataset == "cifar10" %}
+{%- elif spec.get("format") == "cifar" %}
 
 
 def write_dataset(root: Path, per_batch: int = 100, test: int = 100) -> Path:
@@ -77,4 +77,4 @@ def write_dataset(root: Path, per_batch: int = 100, test: int = 100) -> Path:
 
 
 if __name__ == "__main__":
-    print({{ "write_image_folder" if dataset in ("digits", "image_folder") else "write_dataset" }}(Path(sys.argv[1])))
+    print({{ "write_image_folder" if not spec.download else "write_dataset" }}(Path(sys.argv[1])))

@@ -18,7 +18,7 @@ import lightning as L
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-{%- if cookiecutter.dataset == "cifar10" %}
+{%- if cookiecutter._datasets[cookiecutter.dataset].get("format") == "cifar" %}
 # Processes started by the tests skip CIFAR-10's MD5 checks (the fake files cannot match the real ones').
 SKIP_CHECKSUMS = """import os
 import torchvision.datasets.cifar
@@ -43,7 +43,7 @@ def run_folder(path: Path, data: Path | None = None, sitecustomize: str = "") ->
     path.mkdir(parents=True, exist_ok=True)
     if data is not None and data.exists():
         (path / "data").symlink_to(data)
-{%- if cookiecutter.dataset == "cifar10" %}
+{%- if cookiecutter._datasets[cookiecutter.dataset].get("format") == "cifar" %}
     sitecustomize = SKIP_CHECKSUMS + sitecustomize
 {%- endif %}
     if sitecustomize:

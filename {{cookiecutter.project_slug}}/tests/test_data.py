@@ -1,1 +1,1 @@
-{% include "data/test_" ~ cookiecutter.dataset ~ ".py" %}
+{% include "data/test_" ~ cookiecutter._datasets[cookiecutter.dataset].partial ~ ".py" %}

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import QUIET, ROOT, load_script{% if cookiecutter.dataset == "cifar10" %}, skip_checksums{% endif %}
+from conftest import QUIET, ROOT, load_script{% if cookiecutter._datasets[cookiecutter.dataset].get("format") == "cifar" %}, skip_checksums{% endif %}
 {%- if cookiecutter.dataset == "image_folder" %}
 from fake_data import write_image_folder
-{%- elif cookiecutter.dataset not in ("digits", "signal") %}
+{%- elif cookiecutter._datasets[cookiecutter.dataset].download %}
 from fake_data import write_dataset
 {%- endif %}
 from processes import (
@@ -78,9 +78,9 @@ def reference(tmp_path_factory: pytest.TempPathFactory, data: Path | None) -> Pa
 
 
 def enter(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Work in `folder`, as the scripts run there{% if cookiecutter.dataset == "cifar10" %} (CIFAR-10's checksums skipped: the files are fake){% endif %}."""
+    """Work in `folder`, as the scripts run there{% if cookiecutter._datasets[cookiecutter.dataset].get("format") == "cifar" %} (CIFAR-10's checksums skipped: the files are fake){% endif %}."""
     monkeypatch.chdir(folder)
-{%- if cookiecutter.dataset == "cifar10" %}
+{%- if cookiecutter._datasets[cookiecutter.dataset].get("format") == "cifar" %}
     skip_checksums(monkeypatch)
 {%- endif %}
 

@@ -15,7 +15,7 @@ import lightning as L
 import pytest
 import torch
 import yaml
-from conftest import QUIET, load_script, quick_trainer
+from conftest import SHORT, load_script, quick_trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from processes import QUICK, finish, run_folder, start
 from torch.utils.data import DataLoader, TensorDataset
@@ -24,7 +24,6 @@ from {{ cookiecutter.package_name }}.engine.guards import SIGTERM_STATUS, Finite
 from {{ cookiecutter.package_name }}.engine.scripts import run_script
 
 train, evaluate = load_script("train"), load_script("evaluate")
-FAST = [*QUIET, "--trainer.limit_train_batches=4", "--trainer.limit_val_batches=2", "--trainer.limit_test_batches=2"]
 
 
 def refusal(main: Callable[[], object]) -> str:
@@ -56,12 +55,12 @@ def files_under(folder: Path) -> dict[str, int]:
     ],
 )
 def test_a_bad_value_ends_in_one_line_and_leaves_no_run(workdir: Path, flags: list[str], words: str) -> None:
-    assert words in refusal(lambda: train.main([*FAST, *flags]))
+    assert words in refusal(lambda: train.main([*SHORT, *flags]))
     assert not (workdir / "logs").exists()
 
 
 def test_a_run_of_max_steps_with_endless_epochs_trains_that_many_steps(workdir: Path) -> None:
-    train.main([*FAST, "--trainer.max_epochs=-1", "--trainer.max_steps=3"])
+    train.main([*SHORT, "--trainer.max_epochs=-1", "--trainer.max_steps=3"])
     last = torch.load(workdir / "logs" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
 {%- if cookiecutter.__manual_optimization == "yes" %}
     assert last["epoch"] == 0 and last["global_step"] >= 3  # each batch steps several times
@@ -91,12 +90,12 @@ def test_a_file_that_is_no_checkpoint_is_named(workdir: Path, content: bytes | N
     path = workdir / name
     path.mkdir() if content is None else path.write_bytes(content)
     for script in (evaluate, train):
-        assert words in refusal(lambda script=script: script.main([*FAST, "--ckpt_path", str(path)]))
+        assert words in refusal(lambda script=script: script.main([*SHORT, "--ckpt_path", str(path)]))
     assert not (workdir / "logs").exists()
 
 
 def test_weights_that_do_not_fit_the_model_are_refused_in_one_line(workdir: Path) -> None:
-    train.main([*FAST, "--trainer.max_epochs=1"])
+    train.main([*SHORT, "--trainer.max_epochs=1"])
     last = workdir / "logs" / "version_0" / "checkpoints" / "last.ckpt"
     checkpoint = torch.load(last, weights_only=True)
     name = next(iter(checkpoint["state_dict"]))
@@ -104,7 +103,7 @@ def test_weights_that_do_not_fit_the_model_are_refused_in_one_line(workdir: Path
     torch.save(checkpoint, workdir / "misfit.ckpt")
     before = files_under(workdir / "logs")
     for script in (evaluate, train):
-        message = refusal(lambda script=script: script.main([*FAST, "--ckpt_path", "misfit.ckpt"]))
+        message = refusal(lambda script=script: script.main([*SHORT, "--ckpt_path", "misfit.ckpt"]))
         assert "misfit.ckpt does not fit" in message and f"missing {name}" in message
         assert "unexpected stranger.weight" in message
     checkpoint["hyper_parameters"]["generator_of_another_task"] = {"width": 8}
@@ -117,14 +116,14 @@ def test_weights_that_do_not_fit_the_model_are_refused_in_one_line(workdir: Path
 def test_a_checkpoint_from_elsewhere_starts_a_run_here_and_touches_no_other(workdir: Path) -> None:
     other = run_folder(workdir / "other_project", workdir / "data")
     finish(start(other, *QUICK, "--trainer.max_epochs=1", "--trainer.limit_train_batches=4"))
-    train.main([*FAST, "--trainer.max_epochs=1"])  # logs/version_0 here: the number the other run has too
+    train.main([*SHORT, "--trainer.max_epochs=1"])  # logs/version_0 here: the number the other run has too
     # A config planted beside the checkpoint: applied, it would write checkpoints into planted/.
     planted = other / "logs" / "version_0" / "config.yaml"
     callback = "\n  - class_path: ModelCheckpoint\n    init_args: {dirpath: planted}"
     planted.write_text(planted.read_text().replace("callbacks:", "callbacks:" + callback, 1))
     before = {"here": files_under(workdir / "logs"), "there": files_under(other / "logs")}
 
-    train.main([*FAST, "--trainer.max_epochs=2", "--ckpt_path", str(other / "logs/version_0/checkpoints/last.ckpt")])
+    train.main([*SHORT, "--trainer.max_epochs=2", "--ckpt_path", str(other / "logs/version_0/checkpoints/last.ckpt")])
     assert files_under(other / "logs") == before["there"]
     after = files_under(workdir / "logs")
     assert {name: after[name] for name in before["here"]} == before["here"]
@@ -149,7 +148,7 @@ def test_runs_started_at_the_same_moment_never_share_a_folder(workdir: Path) -> 
 
 
 def test_checkpoints_an_interrupted_save_left_are_removed_on_resume(workdir: Path) -> None:
-    train.main([*FAST, "--trainer.max_epochs=3"])
+    train.main([*SHORT, "--trainer.max_epochs=3"])
     checkpoints = workdir / "logs" / "version_0" / "checkpoints"
     # Killed between saving recent-epoch001 and deleting recent-epoch000, which it replaced (no later save
     # would delete it), and another time in the middle of a save:
@@ -157,7 +156,7 @@ def test_checkpoints_an_interrupted_save_left_are_removed_on_resume(workdir: Pat
     orphan.write_bytes((checkpoints / "recent-epoch001.ckpt").read_bytes())
     os.utime(orphan, ns=(0, 0))
     (checkpoints / ".recent-epoch003.ckpt.partial").write_bytes(b"half a checkpoint")
-    train.main([*FAST, "--resume", "auto", "--trainer.max_epochs=4"])
+    train.main([*SHORT, "--resume", "auto", "--trainer.max_epochs=4"])
     names = sorted(path.name for path in checkpoints.iterdir())
     assert [name for name in names if name.startswith(("recent", ".recent"))] == [
         "recent-epoch002.ckpt",
@@ -166,12 +165,12 @@ def test_checkpoints_an_interrupted_save_left_are_removed_on_resume(workdir: Pat
 
 
 def test_resume_auto_goes_on_when_the_newest_checkpoint_is_empty_and_last_is_gone(workdir: Path) -> None:
-    train.main([*FAST, "--trainer.max_epochs=2"])
+    train.main([*SHORT, "--trainer.max_epochs=2"])
     checkpoints = workdir / "logs" / "version_0" / "checkpoints"
     (checkpoints / "last.ckpt").unlink()
     (checkpoints / "recent-epoch001.ckpt").write_bytes(b"")
     with pytest.warns(UserWarning, match="recent-epoch001.ckpt cannot be read"):
-        metrics = train.main([*FAST, "--resume", "auto", "--trainer.max_epochs=3"])
+        metrics = train.main([*SHORT, "--resume", "auto", "--trainer.max_epochs=3"])
     saved = json.loads((workdir / "logs" / "version_0" / "test_metrics.json").read_text())
     assert metrics and saved["metrics"] == metrics
 
@@ -188,7 +187,7 @@ class TerminateAt(L.Callback):
 
 
 def test_sigterm_saves_a_checkpoint_and_exits_143_and_the_run_resumes(workdir: Path) -> None:
-    args = [*FAST, "--trainer.max_epochs=3"]
+    args = [*SHORT, "--trainer.max_epochs=3"]
     with pytest.raises(SystemExit) as exit_info:
         run_script(lambda: train.main([*args, "--trainer.callbacks+=test_safety.TerminateAt"]))
     assert exit_info.value.code == SIGTERM_STATUS

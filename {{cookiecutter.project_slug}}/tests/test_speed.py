@@ -19,25 +19,32 @@ from {{ cookiecutter.package_name }}.engine.speed import channels_last_on_gpu
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
-def count_metric_readings(monkeypatch: pytest.MonkeyPatch, data: LightningDataModule, every: int, batches: int) -> int:
+def count_metric_readings(
+    monkeypatch: pytest.MonkeyPatch, data: LightningDataModule, every: int, batches: int, root: Path
+) -> int:
     readings = []
     monkeypatch.setattr(RichProgressBar, "_update_metrics", lambda self, trainer, module: readings.append(1))
     bar = ProgressBar(metrics_every=every)
     trainer = quick_trainer(
-        max_epochs=1, limit_train_batches=batches, limit_val_batches=2, enable_progress_bar=True, callbacks=[bar]
+        max_epochs=1,
+        limit_train_batches=batches,
+        limit_val_batches=2,
+        enable_progress_bar=True,
+        callbacks=[bar],
+        default_root_dir=root,  # what the run writes (a GAN's sample grid) goes there, not to the project
     )
     trainer.fit(build_model(data), datamodule=data)
     return len(readings)
 
 
 def test_progress_bar_reads_the_metrics_only_every_n_batches(
-    datamodule: LightningDataModule, monkeypatch: pytest.MonkeyPatch
+    datamodule: LightningDataModule, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     batches = min(10, len(datamodule.train_dataloader()))
-    every_batch = count_metric_readings(monkeypatch, datamodule, 1, batches)
+    every_batch = count_metric_readings(monkeypatch, datamodule, 1, batches, tmp_path)
     skipped = sum(1 for done in range(1, batches + 1) if done % 4 and done != batches)  # read: 4th, 8th, last
     assert skipped > 0
-    assert count_metric_readings(monkeypatch, datamodule, 4, batches) == every_batch - skipped
+    assert count_metric_readings(monkeypatch, datamodule, 4, batches, tmp_path) == every_batch - skipped
 
 
 def test_progress_bar_leaves_out_the_version_number(datamodule: LightningDataModule, tmp_path: Path) -> None:
@@ -49,6 +56,7 @@ def test_progress_bar_leaves_out_the_version_number(datamodule: LightningDataMod
         enable_progress_bar=True,
         callbacks=[bar],
         logger=logger,
+        default_root_dir=tmp_path,
     )
     trainer.fit(build_model(datamodule), datamodule=datamodule)
     assert "v_num" in RichProgressBar.get_metrics(bar, trainer, trainer.lightning_module)
@@ -56,10 +64,10 @@ def test_progress_bar_leaves_out_the_version_number(datamodule: LightningDataMod
 
 
 def test_on_the_cpu_data_and_weights_keep_their_place_and_layout(
-    datamodule: LightningDataModule,
+    datamodule: LightningDataModule, tmp_path: Path
 ) -> None:
     model = build_model(datamodule)
-    trainer = quick_trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=1)
+    trainer = quick_trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=1, default_root_dir=tmp_path)
     splits = dict(datamodule.splits)
     trainer.fit(model, datamodule=datamodule)
     assert all(datamodule.splits[name] is split for name, split in splits.items())
@@ -87,10 +95,17 @@ def test_a_compiled_model_computes_the_same_with_the_same_weight_names(
 @pytest.mark.gpu
 @needs_gpu
 def test_on_a_gpu_the_data_is_moved_once_and_weights_are_channels_last(
-    datamodule: LightningDataModule,
+    datamodule: LightningDataModule, tmp_path: Path
 ) -> None:
     model = build_model(datamodule)
-    trainer = quick_trainer(accelerator="gpu", devices=1, max_epochs=1, limit_train_batches=2, limit_val_batches=1)
+    trainer = quick_trainer(
+        accelerator="gpu",
+        devices=1,
+        max_epochs=1,
+        limit_train_batches=2,
+        limit_val_batches=1,
+        default_root_dir=tmp_path,
+    )
     trainer.fit(model, datamodule=datamodule)
     assert all(split.inputs.is_cuda and split.targets.is_cuda for split in datamodule.splits.values())
 {%- if cookiecutter.task != "sequence" %}

@@ -1,9 +1,5 @@
-{%- set monitor, direction = {
-    "classification": ("val/acc", "maximize"),
-    "autoencoder": ("val/loss", "minimize"),
-    "gan": ("val/mmd", "minimize"),
-    "sequence": ("val/loss", "minimize"),
-}[cookiecutter.task] -%}
+{%- set monitor = cookiecutter._tasks[cookiecutter.task].monitor -%}
+{%- set direction = "maximize" if cookiecutter._tasks[cookiecutter.task].mode == "max" else "minimize" -%}
 """sweep.py: trials of train.py reporting to an Optuna study in a local database; pruning, best.yaml,
 a sweep killed and started again, two sweeps sharing a study."""
 
@@ -21,21 +17,13 @@ import pytest
 import yaml
 from conftest import ROOT, load_script
 from optuna.trial import TrialState
-from processes import environment, run_folder
+from processes import QUICK, environment, run_folder
 
 from {{ cookiecutter.package_name }}.engine.sweeps import main as sweep
 
 train = load_script("train")
 # Each trial: 2 short epochs on the CPU, quiet.
-TRIAL = [
-    "--trainer.accelerator=cpu",
-    "--trainer.max_epochs=2",
-    "--trainer.limit_train_batches=4",
-    "--trainer.limit_val_batches=2",
-    "--trainer.limit_test_batches=2",
-    "--trainer.enable_progress_bar=false",
-    "--trainer.enable_model_summary=false",
-]
+TRIAL = [*QUICK, "--trainer.limit_train_batches=4", "--trainer.limit_test_batches=2"]
 pytestmark = pytest.mark.slow  # every trial is a process of its own
 
 

@@ -1,6 +1,5 @@
 {%- set task = cookiecutter.task -%}
-{%- set monitor = {"classification": "val/acc", "autoencoder": "val/loss", "gan": "val/mmd", "sequence": "val/loss"}[task] -%}
-{%- set picture = {"classification": "test/confusion_matrix", "autoencoder": "reconstructions", "gan": "samples"}.get(task) -%}
+{%- set monitor, picture = cookiecutter._tasks[task].monitor, cookiecutter._tasks[task].picture -%}
 """Each tracker gets the run's config, hyper-parameters, metrics, learning rate{{ " and pictures" if picture }} in its own form,
 and a resumed run goes on in the same tracked run, its metrics neither lost nor repeated. Offline: no
 account, no network."""
@@ -16,23 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import QUIET, load_script
+from conftest import SHORT, load_script
 
 train = load_script("train")
-FAST = [
-    *QUIET,
-    "--trainer.limit_train_batches=3",
-    "--trainer.limit_val_batches=2",
-    "--trainer.limit_test_batches=2",
-    "--trainer.log_every_n_steps=1",
-]
 MONITOR = "{{ monitor }}"
 
 
 def fit_and_resume(*logger: str) -> Path:
     """Train 2 epochs, then resume the run to 3, with the `logger` flags; the run folder (the only one)."""
-    train.main([*FAST, *logger, "--trainer.max_epochs=2"])
-    train.main([*FAST, *logger, "--trainer.max_epochs=3", "--resume", "auto"])
+    train.main([*SHORT, *logger, "--trainer.max_epochs=2"])
+    train.main([*SHORT, *logger, "--trainer.max_epochs=3", "--resume", "auto"])
     (run,) = Path("logs").glob("**/version_*")  # logs/version_0, or logs/<logger's name>/version_0
     return run
 
@@ -149,5 +141,5 @@ def test_a_tracker_that_is_not_installed_names_its_extra(
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == extra else find_spec(name, *a))
     message = rf"needs the {extra} package, which is not installed: pip install -e '\.\[{extra}\]'"
     with pytest.raises(SystemExit, match=message):
-        train.main([*FAST, f"--trainer.logger={logger}"])
+        train.main([*SHORT, f"--trainer.logger={logger}"])
     assert not (workdir / "logs").exists()

@@ -1,10 +1,9 @@
 """End to end: train.py fits and tests, evaluate.py re-evaluates, command-line forms work, bad configs are refused."""
 {%- set task = cookiecutter.task %}
 {%- set manual = cookiecutter.__manual_optimization == "yes" %}
-{%- set size = ("model.generator" if task == "gan" else "model.net") ~ (".hidden_size" if task == "sequence" else ".width") %}
-{%- set part = {"classification": "backbone", "autoencoder": "encoder", "gan": "generator", "sequence": "lstm"}[task] %}
+{%- set spec = cookiecutter._tasks[task] %}
+{%- set size, part, short = spec.size, spec.parts[0], spec.monitor.split("/")[1] %}
 {%- set optimizer = "model." ~ part ~ "_optimizer" if cookiecutter.optimizers == "2" else "model.optimizer" %}
-{%- set short = {"classification": "acc", "autoencoder": "loss", "gan": "mmd", "sequence": "loss"}[cookiecutter.task] %}
 
 from __future__ import annotations
 

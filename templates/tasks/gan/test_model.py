@@ -79,7 +79,7 @@ def test_both_networks_learn_and_every_step_counts(datamodule: {{ cookiecutter._
     assert grid.is_file()
 
 
-def test_optimizers_and_schedules_come_from_the_config(datamodule: {{ cookiecutter.__datamodule_class }}) -> None:
+def test_optimizers_and_schedules_come_from_the_config(datamodule: {{ cookiecutter.__datamodule_class }}, tmp_path: Path) -> None:
     model = build_model(
         datamodule,
         *SMALL,
@@ -91,7 +91,7 @@ def test_optimizers_and_schedules_come_from_the_config(datamodule: {{ cookiecutt
         "--model.discriminator_scheduler.step_size=1",
         "--model.discriminator_scheduler.gamma=0.5",
     )
-    trainer = quick_trainer(max_epochs=2, limit_train_batches=2, limit_val_batches=1)
+    trainer = quick_trainer(max_epochs=2, limit_train_batches=2, limit_val_batches=1, default_root_dir=tmp_path)
     trainer.fit(model, datamodule=datamodule)
     g_optimizer, d_optimizer = trainer.optimizers
     assert isinstance(g_optimizer, torch.optim.Adam) and g_optimizer.param_groups[0]["betas"] == (0.5, 0.999)

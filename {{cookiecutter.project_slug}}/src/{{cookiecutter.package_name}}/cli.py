@@ -26,15 +26,7 @@ class CLI(ProjectCLI):
 {%- endif %}
     # The model's arguments that follow from the data module: data attribute -> model argument(s).
     links = {
-{%- if cookiecutter.task == "classification" %}
-        "data.num_classes": ("model.num_classes", "model.net.init_args.num_classes"),
-        "data.input_shape": ("model.input_shape", "model.net.init_args.input_shape"),
-{%- elif cookiecutter.task == "autoencoder" %}
-        "data.input_shape": ("model.input_shape", "model.net.init_args.input_shape"),
-{%- elif cookiecutter.task == "gan" %}
-        "data.input_shape": ("model.generator.init_args.image_shape", "model.discriminator.init_args.image_shape"),
-{%- else %}
-        "data.num_features": ("model.input_size", "model.net.init_args.input_size"),
-        "data.sequence_length": "model.sequence_length",
-{%- endif %}
+{%- for source, targets in cookiecutter._tasks[cookiecutter.task].links.items() %}
+        "{{ source }}": {{ '"' ~ targets[0] ~ '"' if targets | length == 1 else "(" ~ targets | map("tojson") | join(", ") ~ ")" }},
+{%- endfor %}
     }

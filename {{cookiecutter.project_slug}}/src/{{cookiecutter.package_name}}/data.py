@@ -1,1 +1,1 @@
-{% include "data/" ~ cookiecutter.dataset ~ ".py" %}
+{% include "data/" ~ cookiecutter._datasets[cookiecutter.dataset].partial ~ ".py" %}

@@ -36,7 +36,7 @@ from .runs import (
     run_of,
     saved_config,
 )
-from .trackers import SaveRunConfig, check_installed, follow_run
+from .trackers import NAMES_RUN_FOLDERS, SaveRunConfig, check_installed, follow_run, logger_name
 from .trainer import Trainer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -208,11 +208,20 @@ class ProjectCLI(LightningCLI):
         self.resumed_weights = checkpoint.get("state_dict")  # checked against the model once it is built
         run = run_of(path)
         if is_run_under(run, logs):
+            saved = saved_config(path)
+            resumed = parser.parse_args([*(["--config", str(saved)] if saved else []), *args, f"--ckpt_path={path}"])
+            if (done := run_length_reached(checkpoint, resumed.trainer)) is not None:
+                count, flag = done
+                if is_first_process():
+                    print(
+                        f"{run} is complete ({flag.removeprefix('max_')} done: {count}, trainer.{flag}:"
+                        f" {resumed.trainer[flag]}); to train longer: python train.py --resume {run}"
+                        f" --trainer.{flag} N, with N greater than {count}"
+                    )
+                raise SystemExit(0)  # nothing to train: no test again, nothing written
             if is_first_process():
                 prune_stale_checkpoints(run, path, checkpoint)
-            saved = saved_config(path)
             rank_zero_info(f"resuming {run} from {path.name}" + (f", with its config {saved}" if saved else ""))
-            resumed = parser.parse_args([*(["--config", str(saved)] if saved else []), *args, f"--ckpt_path={path}"])
             resumed.resume = None
             return resumed
         rank_zero_info(
@@ -296,6 +305,18 @@ def resume_point(resume: str | None, ckpt_path: str | None, logs: Path) -> tuple
     return checkpoint, load_checkpoint(checkpoint, require_weights=False)
 
 
+def run_length_reached(checkpoint: dict[str, Any], trainer: Any) -> tuple[int, str] | None:
+    """The epochs (or steps) a checkpoint's run has done and the flag they reach ("max_epochs" or
+    "max_steps"), if resuming from it would train nothing (as Lightning's fit loop counts them); else None."""
+    epoch_progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {})
+    epochs, steps = epoch_progress.get("current", {}).get("processed"), checkpoint.get("global_step")
+    if trainer.max_steps not in (None, -1) and steps is not None and steps >= trainer.max_steps:
+        return steps, "max_steps"
+    if trainer.max_epochs not in (None, -1) and epochs is not None and epochs >= trainer.max_epochs:
+        return epochs, "max_epochs"
+    return None
+
+
 def checkpoint_config(checkpoint: dict[str, Any], trusted: tuple[str, ...]) -> dict[str, Any]:
     """The model and data sections of a config, from the hyper-parameters a checkpoint stores. Every class
     they name must come from the `trusted` packages or torch/Lightning: nothing else is imported."""
@@ -330,10 +351,8 @@ def runs_root(trainer: Any, runs_dir: str | None = None) -> Path:
     names a run already, as in a run's saved config)."""
     if runs_dir:
         return Path(runs_dir)
-    logger = trainer.logger
-    init_args = getattr(logger, "init_args", None)
-    names_folders = str(getattr(logger, "class_path", "")).endswith(("TensorBoardLogger", "CSVLogger"))
-    if names_folders and init_args.get("save_dir") is not None:
+    init_args = getattr(trainer.logger, "init_args", None)
+    if logger_name(trainer.logger) in NAMES_RUN_FOLDERS and init_args.get("save_dir") is not None:
         return Path(init_args.save_dir) / (init_args.get("name") or "")
     root = Path(trainer.default_root_dir or "logs")
     return root.parent if RUN_NAME.fullmatch(root.name) else root
@@ -369,15 +388,15 @@ def use_run(trainer: Any, run: Path, resumed: bool) -> None:
     trackers.follow_run); CSVLogger would delete the run's metrics.csv, so the file is first moved aside
     to metrics-before-resume-N.csv."""
     trainer.default_root_dir = str(run)
-    if str(getattr(trainer.logger, "class_path", "")).endswith(("WandbLogger", "MLFlowLogger")):
+    logger = logger_name(trainer.logger)
+    if logger and logger not in NAMES_RUN_FOLDERS:
         # Lightning would put checkpoints in <save_dir>/<project or experiment>/<run id>/checkpoints.
         for callback in trainer.callbacks or []:
             if callback.class_path.endswith("ModelCheckpoint") and not callback.init_args.get("dirpath"):
                 callback.init_args.dirpath = str(run / "checkpoints")
     follow_run(trainer.logger, run, first=is_first_process())
     metrics = run / "metrics.csv"
-    csv = str(getattr(trainer.logger, "class_path", "")).endswith("CSVLogger")
-    if resumed and csv and metrics.is_file() and is_first_process():
+    if resumed and logger == "CSVLogger" and metrics.is_file() and is_first_process():
         parts = len(list(run.glob("metrics-before-resume-*.csv")))
         metrics.rename(run / f"metrics-before-resume-{parts + 1}.csv")
 
@@ -404,7 +423,7 @@ def check_yaml_files(files: list[Path]) -> None:
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+            problem = getattr(error, "problem", None) or first_line(error)
             raise SystemExit(f"error: {path}:{where}: not valid YAML ({problem})") from None
 
 

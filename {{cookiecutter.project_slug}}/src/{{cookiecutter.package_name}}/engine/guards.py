@@ -24,9 +24,9 @@ class FiniteLoss(L.Callback):
     before any checkpoint holds the broken weights.
 
     Every loss is checked on its device, without waiting for it; the result is read every
-    `log_every_n_steps` batches (when Lightning reads the logged values anyway), before each
-    validation and epoch end, and as a checkpoint is saved (which then is not). Under several processes they agree
-    (one collective, on every process at the same batch), so all of them stop together.
+    `log_every_n_steps` batches (when Lightning reads the logged values anyway), before each validation
+    and epoch end, and as a checkpoint is saved (which then is not). Under several processes they
+    agree (one collective, on every process at the same batch), so all of them stop together.
     """
 
     def __init__(self) -> None:
@@ -74,9 +74,10 @@ class SaveOnTerminate(L.Callback):
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         if not isinstance(exception, SIGTERMException) or trainer.state.fn != "fit" or trainer.sanity_checking:
             return
-        path = Path(trainer.default_root_dir) / "checkpoints" / "interrupted.ckpt"
-        if trainer.checkpoint_callback is not None and trainer.checkpoint_callback.dirpath:
-            path = Path(trainer.checkpoint_callback.dirpath) / "interrupted.ckpt"
+        checkpoints = (
+            getattr(trainer.checkpoint_callback, "dirpath", None) or Path(trainer.default_root_dir) / "checkpoints"
+        )
+        path = Path(checkpoints) / "interrupted.ckpt"
         trainer.save_checkpoint(path, weights_only=False)
         run = path.parent.parent
         rank_zero_info(f"SIGTERM: saved {path}; go on with: python train.py --resume {run}")

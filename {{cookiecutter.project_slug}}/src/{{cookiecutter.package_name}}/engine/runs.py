@@ -73,11 +73,8 @@ def discard_unfinished_runs(since: int = 0) -> list[Path]:
 
 def is_run_under(run: Path, logs: Path) -> bool:
     """Whether `run` is a run folder (version_N, slurm-<job>) inside `logs`: a run of this project."""
-    try:
-        run.resolve().relative_to(logs.resolve())
-    except ValueError:
-        return False
-    return bool(RUN_NAME.fullmatch(run.resolve().name))
+    run = run.resolve()
+    return run.is_relative_to(logs.resolve()) and bool(RUN_NAME.fullmatch(run.name))
 
 
 def prune_stale_checkpoints(run: Path, resumed: Path, checkpoint: dict) -> list[Path]:
@@ -134,12 +131,6 @@ def latest_valid(run: Path) -> tuple[Path, dict] | None:
     return None
 
 
-def latest_checkpoint(run: Path) -> Path | None:
-    """The path of the run's latest checkpoint that loads (see latest_valid)."""
-    found = latest_valid(run)
-    return found[0] if found else None
-
-
 def find_run(resume: str, logs: Path) -> Path:
     """The run to resume: "auto" is the newest run under `logs` with a checkpoint; otherwise a run folder."""
     if resume != "auto":
@@ -157,9 +148,7 @@ def find_checkpoint(ckpt_path: str | None, logs: Path) -> Path:
     """The given checkpoint, or the best checkpoint of the newest run under `logs` that has one."""
     if ckpt_path:
         path = Path(ckpt_path)
-        if path.is_dir() and not is_sharded(path):
-            raise SystemExit(f"error: checkpoint {path} is a folder: pass a .ckpt file to --ckpt_path")
-        if not (path.is_file() or is_sharded(path)):
+        if not path.exists():  # a folder that is no sharded checkpoint: load_checkpoint says so
             raise SystemExit(f"error: checkpoint {path} does not exist: pass an existing .ckpt file to --ckpt_path")
         return path
     for run in reversed(run_dirs(logs)):

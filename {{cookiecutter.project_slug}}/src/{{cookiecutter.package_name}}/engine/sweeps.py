@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
-import json
 import signal
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from rich.table import Table
 
 from .cli import PROJECT_ROOT
 from .runs import run_dir
-from .scripts import PRUNED_STATUS, SettingError
+from .scripts import PRUNED_STATUS, SettingError, flag
 
 KINDS = ("float", "int", "categorical")
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -116,7 +115,7 @@ def shown(value: Any) -> str:
 
 def flags(values: dict[str, Any]) -> list[str]:
     """Command-line flags that set each config path to its value."""
-    return [f"--{key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in values.items()]
+    return [flag(key, value) for key, value in values.items()]
 
 
 def die_with_parent() -> None:

@@ -16,13 +16,20 @@ from lightning.pytorch.loggers import Logger, MLFlowLogger, TensorBoardLogger, W
 from lightning.pytorch.loggers.logger import DummyLogger
 from torch import Tensor
 
+# Loggers whose save_dir/name/version is a run folder; the others (W&B, MLflow, ...) are pointed at one.
+NAMES_RUN_FOLDERS = ("TensorBoardLogger", "CSVLogger")
 # Trackers that are optional extras of the project: the package each needs, and the extra that installs it.
 EXTRAS = {"WandbLogger": ("wandb", "wandb"), "MLFlowLogger": ("mlflow", "mlflow")}
 
 
+def logger_name(logger: Any) -> str:
+    """The class name a logger's config entry names ("" for none, e.g. `logger: false`)."""
+    return str(getattr(logger, "class_path", "")).rsplit(".", 1)[-1]
+
+
 def check_installed(logger: Any) -> None:
     """Refuse, with one line, a logger (its config entry) whose tracker package is not installed."""
-    name = str(getattr(logger, "class_path", "")).rsplit(".", 1)[-1]
+    name = logger_name(logger)
     if name in EXTRAS and importlib.util.find_spec(EXTRAS[name][0]) is None:
         package, extra = EXTRAS[name]
         raise SystemExit(
@@ -37,7 +44,7 @@ def follow_run(logger: Any, run: Path, first: bool = True) -> None:
     tags its run with the folder and finds that run again by the tag (on the `first` process, the one
     that logs)."""
     init_args = getattr(logger, "init_args", None)
-    name = str(getattr(logger, "class_path", "")).rsplit(".", 1)[-1]
+    name = logger_name(logger)
     if init_args is None:
         return
     if name == "WandbLogger":
@@ -118,9 +125,7 @@ def log_figure(trainer: L.Trainer, name: str, figure: Any) -> Path | None:
     if isinstance(logger, TensorBoardLogger):
         logger.experiment.add_figure(name, figure, global_step=trainer.current_epoch)
     elif isinstance(logger, WandbLogger):
-        import wandb
-
-        logger.experiment.log({name: wandb.Image(figure)})
+        logger.log_image(key=name, images=[figure], step=trainer.global_step)
     elif isinstance(logger, MLFlowLogger):
         logger.experiment.log_figure(logger.run_id, figure, f"{name}.png")
     elif logger is not None:  # CSV: a PNG beside its metrics; without a logger (evaluate.py) nothing is written
@@ -153,7 +158,9 @@ def record(trainer: L.Trainer, key: str, value: str) -> None:
 
 def finish(trainer: L.Trainer) -> None:
     """End the tracked run once the script is done with it (W&B would keep it open until the process ends,
-    and write its summary only then)."""
+    and write its summary only then; TensorBoard's writer, reopened by `record`, would flush it later)."""
     logger = tracker(trainer)
     if isinstance(logger, WandbLogger):
         logger.experiment.finish()
+    elif isinstance(logger, TensorBoardLogger):
+        logger.experiment.close()

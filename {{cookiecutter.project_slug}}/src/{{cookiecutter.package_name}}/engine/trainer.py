@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import warnings
+from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
@@ -15,6 +18,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from .checkpoints import AtomicCheckpointIO, ExactResume
 from .distributed import SlurmRequeue
 from .guards import FiniteLoss, SaveOnTerminate
+from .runs import run_of
 from .speed import use_tensor_cores
 
 Precision = Literal["auto", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true"]
@@ -66,7 +70,8 @@ class Trainer(L.Trainer):
       batch boundary (SlurmRequeue), so that the requeued job resumes exactly too;
     - `compile`: torch.compile the model's networks (in its configure_model);
     - gradient clipping and accumulation for models that step their optimizers themselves
-      (ManualOptimization), which Lightning refuses for them: they are handed to the model at `fit`.
+      (ManualOptimization), which Lightning refuses for them: they are handed to the model at `fit`;
+    - `log_every_n_steps` at most the training batches of an epoch (see its docstring).
 
     Args:
         compile: Compile the networks with torch.compile: faster steps on a GPU, after a slow first one.
@@ -82,6 +87,7 @@ class Trainer(L.Trainer):
         **kwargs: Any,
     ) -> None:
         self.compile = compile
+        self._log_interval_said = False
         self._step_settings: tuple[Any, ...] | None = None
         plugins = [] if plugins is None else plugins if isinstance(plugins, list) else [plugins]
         if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
@@ -97,8 +103,39 @@ class Trainer(L.Trainer):
         if isinstance(environment, SLURMEnvironment) and environment.auto_requeue:
             self.callbacks.append(SlurmRequeue(environment))
 
+    @property
+    def log_every_n_steps(self) -> int:
+        """How often training steps are logged: as set, but while training at most the batches of an epoch
+        (said once), so that every epoch logs its steps; Lightning would warn instead, and log them only
+        every few epochs."""
+        interval = self._log_every_n_steps
+        batches = self.fit_loop.max_batches if hasattr(self, "fit_loop") else float("inf")
+        if not (self.training and 0 < batches < interval):
+            return interval
+        if not self._log_interval_said and self.loggers:
+            rank_zero_info(
+                f"trainer.log_every_n_steps={interval} is more than the {batches} training batches of an epoch:"
+                f" training steps are logged every {batches} instead"
+            )
+            self._log_interval_said = True
+        return int(batches)
+
+    @log_every_n_steps.setter
+    def log_every_n_steps(self, interval: int) -> None:
+        self._log_every_n_steps = interval
+
+    def save_checkpoint(self, filepath: Any, weights_only: bool | None = False, storage_options: Any = None) -> None:
+        """Lightning's, where a checkpoint saved without saying (by the tuner, or a SLURM requeue) is a full
+        one, as Lightning makes it anyway, without its notice that `weights_only` was not set."""
+        weights_only = False if weights_only is None else weights_only
+        super().save_checkpoint(filepath, weights_only=weights_only, storage_options=storage_options)
+
     def fit(self, model: L.LightningModule, *args: Any, **kwargs: Any) -> None:
-        """Lightning's fit; a model that steps its own optimizers first takes over clipping and accumulation."""
+        """Lightning's fit; a model that steps its own optimizers first takes over clipping and accumulation.
+
+        Resuming a run in its own folder (`ckpt_path` in it), the files already there are expected: the
+        warnings of ModelCheckpoint and CSVLogger that the folder is not empty are left out then, and only
+        then (the CLI has moved the run's metrics.csv aside, so CSVLogger deletes nothing)."""
         take = getattr(model, "take_step_settings", None)  # ManualOptimization's
         if take is not None:
             if self._step_settings is None:
@@ -109,4 +146,11 @@ class Trainer(L.Trainer):
                 )
                 self.gradient_clip_val, self.accumulate_grad_batches = None, 1
             take(*self._step_settings)
-        super().fit(model, *args, **kwargs)
+        run = Path(self.default_root_dir)
+        ckpt_path = kwargs.get("ckpt_path")
+        with warnings.catch_warnings():
+            if ckpt_path and run_of(Path(ckpt_path)).resolve() == run.resolve():
+                runs = "|".join(re.escape(str(folder)) for folder in {run, run_of(Path(ckpt_path)), run.resolve()})
+                for message in (r"Checkpoint directory ({})[/\\]checkpoints", "Experiment logs directory ({})"):
+                    warnings.filterwarnings("ignore", message.format(runs) + " exists and is not empty")
+            super().fit(model, *args, **kwargs)

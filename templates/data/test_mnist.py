@@ -1,1 +1,0 @@
-{% include "data/test_torchvision.py" %}
