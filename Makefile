@@ -8,7 +8,7 @@ PYTEST := $(PY) -m pytest tests -p no:cacheprovider -n auto --dist worksteal
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-compile -r requirements-dev.txt  # modules compile on first import
 	touch $@
 
 venv: $(VENV)/.installed

@@ -81,3 +81,29 @@ def assert_ruff_clean(*projects: Path) -> None:
             [sys.executable, "-m", "ruff", *command, "--no-cache", *map(str, projects)], capture_output=True, text=True
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+# Rough seconds each kind of test takes on 2 CPU cores (the rest: about 1 s), to start the long ones first.
+COST = {
+    "test_generated_project_passes_its_own_tests": 300,
+    "test_generated_project_runs_on_two_processes": 200,
+    "test_generated_project_passes_its_slow_tests": 150,
+    "test_default_project_beats_svc_on_digits": 100,
+    "test_generated_model_and_data_pass_their_tests": 60,
+    "test_the_trainer_and_the_plain_loop_train_the_same_and_are_timed": 30,
+    "test_every_import_of_a_generated_project_is_a_declared_dependency": 30,
+    "test_short_fit_checkpoints_and_logs_finite_metrics": 25,
+    "test_any_project_name_renders_a_clean_project_or_is_refused_in_one_line": 25,
+    "test_the_combinations_that_shape_the_code_render_clean_projects": 15,
+}
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected tests
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order the tests for pytest-xdist's work stealing: each worker receives a contiguous share of the
+    list and idle workers steal from the end of the others' shares. Dealing the tests, longest first, in
+    turn to each share starts every worker on long tests and leaves short ones to be stolen at the end."""
+    workers = getattr(config, "workerinput", {}).get("workercount", 1)
+    ranked = sorted(items, key=lambda item: -COST.get(item.originalname, 1))
+    shares = [ranked[index::workers] for index in range(workers)]
+    items[:] = [item for share in shares for item in share]

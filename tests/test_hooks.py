@@ -37,7 +37,7 @@ REFUSED = {
     "name-empty": ({"project_name": " ", "project_slug": "x", "package_name": "x"}, "project_name is empty"),
     "gan-one-optimizer": ({"task": "gan", "optimizers": "1"}, "optimizers '1' does not fit task 'gan'"),
     "three-optimizers": ({"optimizers": "3"}, "optimizers '3' does not fit task 'classification'; answer '1' or '2'"),
-    "unknown-dataset": ({"dataset": "mnsit"}, "dataset 'mnsit' does not fit task 'classification': answer one of digits,"),
+    "unknown-dataset": ({"dataset": "mnsit"}, "dataset 'mnsit' does not fit task 'classification': answer one of"),
     "sequence-on-images": ({"task": "sequence", "dataset": "digits"}, "dataset 'digits' does not fit task 'sequence'"),
     "images-on-signal": (
         {"task": "autoencoder", "dataset": "signal"},
@@ -87,18 +87,18 @@ def test_good_answers_pass_the_hook(tmp_path: Path) -> None:
 def test_every_task_renders_with_its_other_answers_left_at_their_defaults(tmp_path: Path, task: str) -> None:
     """The dataset and optimizers defaults follow the task: nothing else needs answering."""
     project = Path(cookiecutter(str(TEMPLATE), no_input=True, extra_context={"task": task}, output_dir=str(tmp_path)))
+    package = project / "src" / "digits_classifier"
     dataset = TASKS[task]["datasets"][0]
-    assert f"class {DATASETS[dataset]['datamodule_class']}(" in (project / "src" / "digits_classifier" / "data.py").read_text()
-    assert f"class {TASKS[task]['model_class']}(" in (project / "src" / "digits_classifier" / "model.py").read_text()
+    assert f"class {DATASETS[dataset]['datamodule_class']}(" in (package / "data.py").read_text()
+    assert f"class {TASKS[task]['model_class']}(" in (package / "model.py").read_text()
 
 
 def test_pressing_enter_after_choosing_the_task_renders_it(tmp_path: Path) -> None:
     """In a terminal: pick the GAN (choice 3) and press Enter at every other question."""
     questions = [key for key in json.loads((TEMPLATE / "cookiecutter.json").read_text()) if not key.startswith("_")]
     keys = "".join("3\n" if question == "task" else "\n" for question in questions)
-    result = subprocess.run(
-        [sys.executable, "-m", "cookiecutter", "-o", str(tmp_path), str(TEMPLATE)], input=keys, capture_output=True, text=True
-    )
+    command = [sys.executable, "-m", "cookiecutter", "-o", str(tmp_path), str(TEMPLATE)]
+    result = subprocess.run(command, input=keys, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     model = (tmp_path / "digits-classifier" / "src" / "digits_classifier" / "model.py").read_text()
     assert "class GAN(" in model and "(2)" in result.stdout  # the optimizers question offered 2

@@ -101,7 +101,8 @@ JINJA = re.compile(r"\{[{%].*?[}%]\}", re.DOTALL)
 
 def files_naming(names: list[str]) -> dict[str, set[str]]:
     """Template files (relative paths) whose Jinja names any of `names` in quotes, with the names."""
-    quoted = re.compile(r"""["'](%s)["']""" % "|".join(map(re.escape, names)))
+    alternatives = "|".join(map(re.escape, names))
+    quoted = re.compile(rf"""["']({alternatives})["']""")
     found = {}
     for path in [*(TEMPLATE / "{{cookiecutter.project_slug}}").rglob("*"), *(TEMPLATE / "templates").rglob("*")]:
         if path.is_file() and not {"__pycache__", ".ruff_cache"} & set(path.parts):

@@ -48,10 +48,13 @@ def follow_run(logger: Any, run: Path, first: bool = True) -> None:
     if init_args is None:
         return
     if name == "WandbLogger":
-        init_args.save_dir, init_args.name = str(run), run.name
+        # Absolute: W&B's service process, started by a process's first run, resolves relative folders
+        # against its own working folder.
+        init_args.save_dir, init_args.name = str(run.resolve()), run.name
         init_args.id = wandb_id(run) or secrets.token_hex(4)
         init_args.version = None
     elif name == "MLFlowLogger":
+        init_args.tracking_uri = absolute_sqlite(init_args.tracking_uri)
         init_args.run_name = run.name
         init_args.tags = {**(init_args.get("tags") or {}), "run_folder": str(run.resolve())}
         init_args.run_id = mlflow_run_id(init_args.tracking_uri, init_args.experiment_name, run) if first else None
@@ -59,6 +62,15 @@ def follow_run(logger: Any, run: Path, first: bool = True) -> None:
         init_args.save_dir, init_args.version = str(run.parent), run.name
         if "name" in init_args:
             init_args.name = ""
+
+
+def absolute_sqlite(uri: str | None) -> str | None:
+    """`uri` with a relative SQLite path made absolute: MLflow keeps one store per URI in a process, so the
+    same relative URI used again from another folder would reach the first folder's database."""
+    prefix = "sqlite:///"
+    if uri and uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        return prefix + str(Path(uri.removeprefix(prefix)).resolve())
+    return uri
 
 
 def wandb_id(run: Path) -> str | None:
