@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jinja2
 import pytest
-from combos import DATASETS, TEMPLATE
+from combos import TEMPLATE
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,25 +47,6 @@ def bake(cookies, **answers: str) -> Path:
     return Path(result.project_path)
 
 
-def prepare_data(project: Path, dataset: str) -> list[str]:
-    """Put tiny fake data where the project's default config looks (no download), and return the
-    interpreter arguments that run a script there: for CIFAR-10, torchvision may not check the fake
-    files' MD5 sums (the rest of its loading code runs as it is)."""
-    if DATASETS[dataset]["download"] or dataset == "image_folder":
-        target = "data/images" if dataset == "image_folder" else "data"
-        result = run_in_project(project, "tests/fake_data.py", target)
-        assert result.returncode == 0, result.stderr
-    if DATASETS[dataset].get("format") != "cifar":
-        return []
-    patch = (
-        "import torchvision.datasets.cifar as c, os; c.check_integrity = lambda path, md5=None: os.path.isfile(path)"
-    )
-    return [
-        "-c",
-        f"{patch}; import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')",
-    ]
-
-
 def run_in_project(project: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run `python ARGS` in a generated project with this interpreter, its package on the path."""
     env = {**os.environ, "PYTHONPATH": str(project / "src"), "COLUMNS": "120"}
@@ -85,11 +66,11 @@ def assert_ruff_clean(*projects: Path) -> None:
 
 # Rough seconds each kind of test takes on 2 CPU cores (the rest: about 1 s), to start the long ones first.
 COST = {
-    "test_generated_project_passes_its_own_tests": 300,
+    "test_default_project_passes_its_quick_tests": 300,
     "test_generated_project_runs_on_two_processes": 200,
     "test_generated_project_passes_its_slow_tests": 150,
     "test_default_project_beats_svc_on_digits": 100,
-    "test_generated_model_and_data_pass_their_tests": 60,
+    "test_generated_variant_passes_its_model_data_and_script_tests": 60,
     "test_the_trainer_and_the_plain_loop_train_the_same_and_are_timed": 30,
     "test_every_import_of_a_generated_project_is_a_declared_dependency": 30,
     "test_short_fit_checkpoints_and_logs_finite_metrics": 25,

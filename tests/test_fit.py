@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from combos import DATASETS, DEFAULTS, TASKS, all_combinations, combo_id, covering_set
-from conftest import bake, prepare_data, run_in_project
+from conftest import bake, run_in_project
 
 SHORT_FIT = [
     "train.py",
@@ -94,6 +94,11 @@ def logged_grids(run: Path, logger: str, grid: str) -> list[str]:
     return [path.name for path in sorted((run / grid).glob("*.png"))]
 
 
+def unique_package(answers: dict[str, str]) -> str:
+    """A package name of these answers alone, so that projects trained in one process do not share modules."""
+    return "fit_" + hashlib.sha1(combo_id(answers).encode()).hexdigest()[:12]
+
+
 def fit_here(project: Path, dataset: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run the project's `train.py` (SHORT_FIT) in this test's process: the fits of a worker share one
     interpreter and its imports (torch and Lightning take seconds to import). The project's package needs
@@ -113,8 +118,7 @@ def fit_here(project: Path, dataset: str, monkeypatch: pytest.MonkeyPatch) -> No
 def test_short_fit_checkpoints_and_logs_finite_metrics(
     cookies, monkeypatch: pytest.MonkeyPatch, answers: dict[str, str]
 ) -> None:
-    package = "fit_" + hashlib.sha1(combo_id(answers).encode()).hexdigest()[:12]
-    project = bake(cookies, package_name=package, **answers)
+    project = bake(cookies, package_name=unique_package(answers), **answers)
     fit_here(project, answers["dataset"], monkeypatch)
     run = project / "logs" / "version_0"
     assert (run / "checkpoints" / "last.ckpt").is_file()
@@ -146,9 +150,9 @@ def variant(answers: dict[str, str]) -> tuple[str, str, str]:
     return answers["task"], answers["dataset"], answers["optimizers"]
 
 
-def in_make_test(chosen: set[tuple[str, str, str]]) -> list:
-    """VARIANTS as test parameters: the `chosen` ones run in `make test`, the others only in `make test-full`."""
-    return [a if variant(a) in chosen else pytest.param(a, marks=pytest.mark.slow) for a in VARIANTS]
+def in_make_test(chosen: set[tuple[str, str, str]], variants: list[dict[str, str]]) -> list:
+    """Variants as test parameters: the `chosen` ones run in `make test`, the others only in `make test-full`."""
+    return [a if variant(a) in chosen else pytest.param(a, marks=pytest.mark.slow) for a in variants]
 
 
 def run_project_tests(cookies, answers: dict[str, str], *selection: str) -> None:
@@ -160,10 +164,11 @@ def run_project_tests(cookies, answers: dict[str, str], *selection: str) -> None
 
 
 # The engine is the same code in every project (test_render checks it): its tests, the answer-independent
-# machinery, run once, in the default project's suites. In `make test` every other task and kind of data code
-# (torchvision's IDX files and CIFAR-10's batches, image folders, the signal) runs its model and data tests,
-# and the GAN (it steps its two optimizers itself) also its end-to-end script and manual-optimization tests.
-# `make test-full` runs every variant's whole quick suite.
+# machinery, run once, in the default project, whose quick suite, slow tests and two-process suite are all in
+# `make test`. Every other variant runs the tests that depend on its answers (model, data, and end to end through
+# the scripts): in `make test` one variant per task and kind of data code (torchvision's IDX files and CIFAR-10's
+# batches, image folders, the signal), in `make test-full` all of them, and one project per task also runs its
+# slow tests (export, tuning, kill and resume) and its two-process suite.
 MACHINERY_TESTS = (
     "test_lifecycle.py",
     "test_safety.py",
@@ -175,8 +180,9 @@ MACHINERY_TESTS = (
     "test_speed.py",
 )
 SCRIPT_TESTS = ("test_train.py", "test_manual.py")
-FULL_QUICK_SUITES = {("classification", "digits", "1")}
-MODEL_AND_DATA_TESTS = {
+# The variants of `make test`, and the script tests each runs besides its model and data tests: the GAN's (it
+# steps its two optimizers itself).
+IN_MAKE_TEST = {
     ("gan", "cifar10", "2"): SCRIPT_TESTS,
     ("sequence", "signal", "2"): (),
     ("classification", "digits", "2"): (),
@@ -185,36 +191,39 @@ MODEL_AND_DATA_TESTS = {
 }
 
 
-@pytest.mark.parametrize("answers", in_make_test(FULL_QUICK_SUITES), ids=combo_id)
-def test_generated_project_passes_its_own_tests(cookies, answers: dict[str, str]) -> None:
-    run_project_tests(cookies, answers, "-m", "not slow")
+def test_default_project_passes_its_quick_tests(cookies) -> None:
+    run_project_tests(cookies, DEFAULTS, "-m", "not slow")
 
 
-@pytest.mark.parametrize("answers", [a for a in VARIANTS if variant(a) in MODEL_AND_DATA_TESTS], ids=combo_id)
-def test_generated_model_and_data_pass_their_tests(cookies, answers: dict[str, str]) -> None:
-    also = MODEL_AND_DATA_TESTS[variant(answers)]
+OTHER_VARIANTS = in_make_test(set(IN_MAKE_TEST), [answers for answers in VARIANTS if answers != DEFAULTS])
+
+
+@pytest.mark.parametrize("answers", OTHER_VARIANTS, ids=combo_id)
+def test_generated_variant_passes_its_model_data_and_script_tests(cookies, answers: dict[str, str]) -> None:
+    also = IN_MAKE_TEST.get(variant(answers), SCRIPT_TESTS)
     ignored = [*MACHINERY_TESTS, *(name for name in SCRIPT_TESTS if name not in also)]
     run_project_tests(cookies, answers, "-m", "not slow", *(f"--ignore=tests/{name}" for name in ignored))
 
 
-# The project's slow tests: its runs on two processes (DDP, torchrun, SLURM, FSDP) and the rest
-# (killed-and-resumed runs, exports, tuning) in `make test` for the default project; `make test-full` runs
-# both for every variant (the GAN's two-process suite without the launchers, the same code as the default's).
-TWO_PROCESSES = {("gan", "cifar10", "2"): ("-k", "not torchrun and not slurm")}
-TWO_PROCESSES_IN_MAKE_TEST = {("classification", "digits", "1")}
-LIFECYCLE = {("classification", "digits", "1")}
+def task_defaults(task: str) -> dict[str, str]:
+    """The answers of a project of this task with every other answer left at its default."""
+    return {**DEFAULTS, "task": task, "dataset": TASKS[task]["datasets"][0], "optimizers": TASKS[task]["optimizers"][0]}
 
 
-@pytest.mark.parametrize("answers", in_make_test(TWO_PROCESSES_IN_MAKE_TEST), ids=combo_id)
-def test_generated_project_runs_on_two_processes(cookies, answers: dict[str, str]) -> None:
-    run_project_tests(cookies, answers, "tests/test_distributed.py", *TWO_PROCESSES.get(variant(answers), ()))
-
-
+# One project per task: the default's in `make test`, the others' in `make test-full` (their two-process suites
+# without the launchers, torchrun and SLURM: the same engine code as the default's).
+PER_TASK = in_make_test({variant(DEFAULTS)}, [task_defaults(task) for task in TASKS])
 # A sweep killed and started again, and two sweeps sharing a study, take minutes: make test-full only.
 SWEEP_PROCESSES = "killed_sweep or two_sweeps"
 
 
-@pytest.mark.parametrize("answers", in_make_test(LIFECYCLE), ids=combo_id)
+@pytest.mark.parametrize("answers", PER_TASK, ids=combo_id)
+def test_generated_project_runs_on_two_processes(cookies, answers: dict[str, str]) -> None:
+    launchers = () if answers == DEFAULTS else ("-k", "not torchrun and not slurm")
+    run_project_tests(cookies, answers, "tests/test_distributed.py", *launchers)
+
+
+@pytest.mark.parametrize("answers", PER_TASK, ids=combo_id)
 def test_generated_project_passes_its_slow_tests(cookies, answers: dict[str, str]) -> None:
     run_project_tests(
         cookies, answers, "-m", "slow", "--ignore=tests/test_distributed.py", "-k", f"not ({SWEEP_PROCESSES})"
@@ -249,9 +258,8 @@ SCHEDULED = [
 
 @pytest.mark.slow
 @pytest.mark.parametrize("answers", SCHEDULED, ids=combo_id)
-def test_every_model_data_and_schedule_fits(cookies, answers: dict[str, str]) -> None:
-    project = bake(cookies, **answers)
-    result = run_in_project(project, *prepare_data(project, answers["dataset"]), *SHORT_FIT)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+def test_every_model_data_and_schedule_fits(cookies, monkeypatch: pytest.MonkeyPatch, answers: dict[str, str]) -> None:
+    project = bake(cookies, package_name=unique_package(answers), **answers)
+    fit_here(project, answers["dataset"], monkeypatch)
     metrics = json.loads((project / "logs" / "version_0" / "test_metrics.json").read_text())["metrics"]
     assert set(metrics) == TESTED[answers["task"]] and all(map(math.isfinite, metrics.values()))
