@@ -69,6 +69,7 @@ COST = {
     "test_default_project_passes_its_quick_tests": 300,
     "test_generated_project_runs_on_two_processes": 200,
     "test_generated_project_passes_its_slow_tests": 150,
+    "test_default_project_passes_its_longest_tests": 400,
     "test_default_project_beats_svc_on_digits": 100,
     "test_generated_variant_passes_its_model_data_and_script_tests": 60,
     "test_the_trainer_and_the_plain_loop_train_the_same_and_are_timed": 30,

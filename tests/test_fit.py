@@ -183,16 +183,22 @@ SCRIPT_TESTS = ("test_train.py", "test_manual.py")
 # The variants of `make test`, and the script tests each runs besides its model and data tests: the GAN's (it
 # steps its two optimizers itself).
 IN_MAKE_TEST = {
-    ("gan", "cifar10", "2"): SCRIPT_TESTS,
+    ("gan", "digits", "2"): SCRIPT_TESTS,
     ("sequence", "signal", "2"): (),
     ("classification", "digits", "2"): (),
     ("classification", "image_folder", "1"): (),
-    ("autoencoder", "digits", "1"): (),
+    ("autoencoder", "cifar10", "1"): (),
 }
+# The default project's longest tests, `make test-full` only: a sweep killed and started again, two sweeps
+# sharing a study, a tuned learning rate against the configured one (two runs), torchrun's launcher, two
+# processes against one at twice the batch, the batch-size search. What they build on runs in `make test`.
+FULL_ONLY = " or ".join(
+    ("killed_sweep", "two_sweeps", "tuned_learning_rate", "torchrun", "batch_b_train_like_one", "batch_size_scaling")
+)
 
 
 def test_default_project_passes_its_quick_tests(cookies) -> None:
-    run_project_tests(cookies, DEFAULTS, "-m", "not slow")
+    run_project_tests(cookies, DEFAULTS, "-m", "not slow", "-k", f"not ({FULL_ONLY})")
 
 
 OTHER_VARIANTS = in_make_test(set(IN_MAKE_TEST), [answers for answers in VARIANTS if answers != DEFAULTS])
@@ -213,26 +219,22 @@ def task_defaults(task: str) -> dict[str, str]:
 # One project per task: the default's in `make test`, the others' in `make test-full` (their two-process suites
 # without the launchers, torchrun and SLURM: the same engine code as the default's).
 PER_TASK = in_make_test({variant(DEFAULTS)}, [task_defaults(task) for task in TASKS])
-# A sweep killed and started again, and two sweeps sharing a study, take minutes: make test-full only.
-SWEEP_PROCESSES = "killed_sweep or two_sweeps"
 
 
 @pytest.mark.parametrize("answers", PER_TASK, ids=combo_id)
 def test_generated_project_runs_on_two_processes(cookies, answers: dict[str, str]) -> None:
-    launchers = () if answers == DEFAULTS else ("-k", "not torchrun and not slurm")
-    run_project_tests(cookies, answers, "tests/test_distributed.py", *launchers)
+    selection = f"not ({FULL_ONLY})" if answers == DEFAULTS else "not torchrun and not slurm"
+    run_project_tests(cookies, answers, "tests/test_distributed.py", "-k", selection)
 
 
 @pytest.mark.parametrize("answers", PER_TASK, ids=combo_id)
 def test_generated_project_passes_its_slow_tests(cookies, answers: dict[str, str]) -> None:
-    run_project_tests(
-        cookies, answers, "-m", "slow", "--ignore=tests/test_distributed.py", "-k", f"not ({SWEEP_PROCESSES})"
-    )
+    run_project_tests(cookies, answers, "-m", "slow", "--ignore=tests/test_distributed.py", "-k", f"not ({FULL_ONLY})")
 
 
 @pytest.mark.slow
-def test_a_sweep_goes_on_after_a_kill_and_shares_its_study(cookies) -> None:
-    run_project_tests(cookies, DEFAULTS, "tests/test_sweep.py", "-k", SWEEP_PROCESSES)
+def test_default_project_passes_its_longest_tests(cookies) -> None:
+    run_project_tests(cookies, DEFAULTS, "-k", FULL_ONLY)
 
 
 @pytest.fixture(scope="module")
