@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # One thread per process: the workers (one per core) and the processes the tests start share the cores.
-PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest tests -p no:cacheprovider -n auto --dist worksteal
+PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest tests -p no:cacheprovider -n auto --dist worksteal --durations=15
 
 .PHONY: venv demo test test-full lint format clean
 

@@ -180,20 +180,24 @@ MACHINERY_TESTS = (
     "test_speed.py",
 )
 SCRIPT_TESTS = ("test_train.py", "test_manual.py")
-# The variants of `make test`, and the script tests each runs besides its model and data tests: the GAN's (it
-# steps its two optimizers itself).
+# The variants of `make test`, and the script tests each runs besides its model and data tests: the GAN's manual
+# optimization (it steps its two optimizers itself; its runs through train.py are among the short fits).
 IN_MAKE_TEST = {
-    ("gan", "digits", "2"): SCRIPT_TESTS,
+    ("gan", "digits", "2"): ("test_manual.py",),
     ("sequence", "signal", "2"): (),
     ("classification", "digits", "2"): (),
     ("classification", "image_folder", "1"): (),
     ("autoencoder", "cifar10", "1"): (),
 }
 # The default project's longest tests, `make test-full` only: a sweep killed and started again, two sweeps
-# sharing a study, a tuned learning rate against the configured one (two runs), torchrun's launcher, two
-# processes against one at twice the batch, the batch-size search. What they build on runs in `make test`.
+# sharing a study, a pruned trial, the learning-rate finder and a tuned learning rate against the configured one,
+# the batch-size search, torchrun's launcher, two processes against one at twice the batch. What they build on
+# (sweeps, checkpoints, DDP) runs in `make test`.
 FULL_ONLY = " or ".join(
-    ("killed_sweep", "two_sweeps", "tuned_learning_rate", "torchrun", "batch_b_train_like_one", "batch_size_scaling")
+    (
+        *("killed_sweep", "two_sweeps", "pruner_stops", "lr_finder", "tuned_learning_rate", "batch_size_scaling"),
+        *("torchrun", "batch_b_train_like_one"),
+    )
 )
 
 

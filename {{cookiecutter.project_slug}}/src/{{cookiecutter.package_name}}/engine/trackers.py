@@ -173,6 +173,9 @@ def finish(trainer: L.Trainer) -> None:
     and write its summary only then; TensorBoard's writer, reopened by `record`, would flush it later)."""
     logger = tracker(trainer)
     if isinstance(logger, WandbLogger):
+        import wandb  # installed: the logger runs on it
+
         logger.experiment.finish()
+        wandb.teardown()  # wait for W&B's service to write out the run's files (finish can return before)
     elif isinstance(logger, TensorBoardLogger):
         logger.experiment.close()
