@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -18,6 +20,7 @@ def run_benchmark(tmp_path: Path, *args: str) -> str:
     return result.stdout
 
 
+@pytest.mark.slow
 def test_the_trainer_and_the_plain_loop_train_the_same_and_are_timed(tmp_path: Path) -> None:
     out = run_benchmark(tmp_path, "train", "--epochs", "1", "--warmup", "1", "--trainer.enable_progress_bar=false")
     # The benchmark itself fails if the two loops end an epoch with different validation losses.
@@ -29,6 +32,7 @@ def test_the_trainer_and_the_plain_loop_train_the_same_and_are_timed(tmp_path: P
     assert "1,169 training images, batch 64" in out  # the default project's digits split
 
 
+@pytest.mark.slow
 def test_the_data_benchmark_times_both_pipelines_on_the_same_images(tmp_path: Path) -> None:
     out = run_benchmark(tmp_path, "data", "--batches", "5")
     project = float(re.search(r"project pipeline .*: +(\S+) batches/s", out)[1])

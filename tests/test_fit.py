@@ -191,12 +191,13 @@ IN_MAKE_TEST = {
 }
 # The default project's longest tests, `make test-full` only: a sweep killed and started again, two sweeps
 # sharing a study, a pruned trial, the learning-rate finder and a tuned learning rate against the configured one,
-# the batch-size search, torchrun's launcher, two processes against one at twice the batch. What they build on
-# (sweeps, checkpoints, DDP) runs in `make test`.
+# the batch-size search, torchrun's launcher, two processes against one at twice the batch, FSDP2's sharded
+# checkpoints, a SLURM requeue. What they build on (sweeps, checkpoints, DDP and its exact resume) runs in
+# `make test`.
 FULL_ONLY = " or ".join(
     (
         *("killed_sweep", "two_sweeps", "pruner_stops", "lr_finder", "tuned_learning_rate", "batch_size_scaling"),
-        *("torchrun", "batch_b_train_like_one"),
+        *("torchrun", "batch_b_train_like_one", "fsdp_shards", "slurm_job_requeued"),
     )
 )
 
@@ -246,6 +247,7 @@ def default_project(cookies_session) -> Path:
     return bake(cookies_session)
 
 
+@pytest.mark.slow
 def test_default_project_beats_svc_on_digits(default_project: Path) -> None:
     """The README's promise: the default config reaches at least 98.5% test accuracy (SVC: 98.3%)."""
     result = run_in_project(default_project, "train.py", "--trainer.enable_progress_bar=false")
