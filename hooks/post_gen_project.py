@@ -31,8 +31,9 @@ def remove(root: Path, paths: list[str]) -> None:
 def where(project: Path, user_dir: str | None) -> str:
     """The project folder as the user should type it: relative to the folder they ran cookiecutter in
     (their shell's PWD) when it lies below it, else absolute (as after `cookiecutter -o ../elsewhere`)."""
-    if user_dir and project.is_relative_to(Path(user_dir).resolve()):
-        return str(project.relative_to(Path(user_dir).resolve()))
+    start = Path(user_dir).resolve() if user_dir else None
+    if start and project.is_relative_to(start):
+        return str(project.relative_to(start))
     return str(project)
 
 

@@ -17,7 +17,6 @@ from combos import DATASETS, DEFAULTS, TASKS, all_combinations, combo_id, coveri
 from conftest import bake, run_in_project
 
 SHORT_FIT = [
-    "train.py",
     "--trainer.max_epochs=2",
     "--trainer.limit_train_batches=6",
     "--trainer.limit_val_batches=2",
@@ -105,13 +104,13 @@ def fit_here(project: Path, dataset: str, monkeypatch: pytest.MonkeyPatch) -> No
     a name no other project in the process has."""
     monkeypatch.chdir(project)
     monkeypatch.syspath_prepend(str(project / "src"))
-    monkeypatch.setattr(sys, "argv", ["tests/fake_data.py", "data/images" if dataset == "image_folder" else "data"])
     if DATASETS[dataset]["download"] or dataset == "image_folder":
+        monkeypatch.setattr(sys, "argv", ["tests/fake_data.py", "data/images" if dataset == "image_folder" else "data"])
         runpy.run_path("tests/fake_data.py", run_name="__main__")  # tiny files in the real formats
     if DATASETS[dataset].get("format") == "cifar":  # fake files cannot match CIFAR-10's MD5 sums
         monkeypatch.setattr("torchvision.datasets.cifar.check_integrity", lambda path, md5=None: Path(path).is_file())
     train = runpy.run_path("train.py")
-    train["main"](SHORT_FIT[1:])
+    train["main"](SHORT_FIT)
 
 
 @pytest.mark.parametrize("answers", covering_set(), ids=combo_id)
