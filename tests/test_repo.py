@@ -126,3 +126,12 @@ def test_contributing_lists_the_files_that_name_every_task() -> None:
     every_task = {path for path, named in files_naming(CHOICES["task"]).items() if named == set(CHOICES["task"])}
     assert every_task and every_task <= listed, every_task - listed
     assert f"touches **{len(listed)} existing files**" in section
+
+
+@pytest.mark.parametrize("table", ["_tasks", "_datasets"])
+def test_contributing_explains_every_key_of_the_table(table: str) -> None:
+    """Every key a row of cookiecutter.json's table may hold has its line in CONTRIBUTING's table."""
+    section = (TEMPLATE / "CONTRIBUTING.md").read_text().split(f"| `{table}.", 1)[1].split("\n\n", 1)[0]
+    explained = {key for line in section.splitlines() for key in re.findall(r"`([a-z_]+)`", line.split(" | ")[0])}
+    keys = {key for row in CONTEXT[table].values() for key in row}
+    assert keys <= explained, sorted(keys - explained)

@@ -1,3 +1,4 @@
+{%- set spec = cookiecutter._datasets[cookiecutter.dataset] -%}
 """Shared helpers: load the scripts and run them in a temporary folder, so runs never land in logs/."""
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import torch
 import yaml
 
 {%- if cookiecutter.dataset == "image_folder" %}
-from fake_data import write_image_folder
-{%- elif cookiecutter._datasets[cookiecutter.dataset].download %}
-from fake_data import write_dataset
+from fake_data import write_fake_data, write_image_folder
+{%- elif spec.get("fake_data") %}
+from fake_data import write_dataset, write_fake_data
 {%- endif %}
 from lightning.pytorch.cli import LightningArgumentParser
-{%- if cookiecutter._datasets[cookiecutter.dataset].get("format") == "cifar" %}
+{%- if spec.get("format") == "cifar" %}
 from torchvision.datasets import cifar
 {%- endif %}
 
@@ -49,7 +50,7 @@ def load_script(name: str) -> ModuleType:
     return module
 
 
-{%- if cookiecutter._datasets[cookiecutter.dataset].get("format") == "cifar" %}
+{%- if spec.get("format") == "cifar" %}
 
 
 def skip_checksums(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,14 +62,12 @@ def skip_checksums(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty current directory for the run's logs/{% if cookiecutter._datasets[cookiecutter.dataset].download or cookiecutter.dataset == "image_folder" %}, with fake data where configs/default.yaml looks{% endif %}."""
+    """An empty current directory for the run's logs/{% if spec.get("fake_data") %}, with fake data where configs/default.yaml looks{% endif %}."""
     monkeypatch.chdir(tmp_path)
-{%- if cookiecutter.dataset == "image_folder" %}
-    write_image_folder(tmp_path / "data" / "images")
-{%- elif cookiecutter._datasets[cookiecutter.dataset].download %}
-    write_dataset(tmp_path / "data")
+{%- if spec.get("fake_data") %}
+    write_fake_data(tmp_path)
 {%- endif %}
-{%- if cookiecutter._datasets[cookiecutter.dataset].get("format") == "cifar" %}
+{%- if spec.get("format") == "cifar" %}
     skip_checksums(monkeypatch)
 {%- endif %}
     return tmp_path
@@ -115,7 +114,7 @@ def parameter_ids(optimizer: torch.optim.Optimizer) -> set[int]:
 @pytest.fixture
 {%- if cookiecutter.dataset in ("digits", "signal") %}
 def datamodule() -> {{ cookiecutter.__datamodule_class }}:
-{%- elif cookiecutter._datasets[cookiecutter.dataset].get("format") == "cifar" %}
+{%- elif spec.get("format") == "cifar" %}
 def datamodule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> {{ cookiecutter.__datamodule_class }}:
 {%- else %}
 def datamodule(tmp_path: Path) -> {{ cookiecutter.__datamodule_class }}:
@@ -129,7 +128,7 @@ def datamodule(tmp_path: Path) -> {{ cookiecutter.__datamodule_class }}:
     root = write_image_folder(tmp_path / "images", per_class=60)
     data = ImageFolderDataModule(**data_options(root=str(root), batch_size=16))
 {%- else %}
-{%- if cookiecutter._datasets[cookiecutter.dataset].get("format") == "cifar" %}
+{%- if spec.get("format") == "cifar" %}
     skip_checksums(monkeypatch)
 {%- endif %}
     write_dataset(tmp_path)

@@ -2,8 +2,12 @@
 """Tiny, learnable stand-ins for real data, written in the real on-disk formats, so that tests run the
 real loading code without a download. Each class is a stripe pattern of its own period and direction
 on noise, which neither shifts nor left-right flips change.
-
-    python tests/fake_data.py DIR    writes {{ "an image folder" if not spec.download else "the dataset's files" }} into DIR
+{{ "" }}
+{%- if spec.get("fake_data") %}
+    python tests/fake_data.py [PROJECT]    writes them where configs/default.yaml looks: PROJECT/{{ spec.fake_data }}
+{%- else %}
+    python tests/fake_data.py DIR    writes an image folder into DIR
+{%- endif %}
 """
 
 from __future__ import annotations
@@ -75,6 +79,18 @@ def write_dataset(root: Path, per_batch: int = 100, test: int = 100) -> Path:
     return folder
 {%- endif %}
 
+{%- if spec.get("fake_data") %}
+
+
+def write_fake_data(project: Path) -> Path:
+    """Fake {{ "images" if cookiecutter.dataset == "image_folder" else spec.title + " files" }} where configs/default.yaml looks for the data, below a project folder."""
+    return {{ "write_image_folder" if cookiecutter.dataset == "image_folder" else "write_dataset" }}(project / "{{ spec.fake_data }}")
+{%- endif %}
+
 
 if __name__ == "__main__":
-    print({{ "write_image_folder" if not spec.download else "write_dataset" }}(Path(sys.argv[1])))
+{%- if spec.get("fake_data") %}
+    print(write_fake_data(Path(sys.argv[1] if len(sys.argv) > 1 else ".")))
+{%- else %}
+    print(write_image_folder(Path(sys.argv[1])))
+{%- endif %}
