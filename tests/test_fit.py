@@ -164,23 +164,22 @@ def run_project_tests(cookies, answers: dict[str, str], *selection: str) -> None
     assert " passed" in result.stdout and not re.search(r"\d+ failed", result.stdout)
 
 
-# The engine is the same code in every project (test_render checks it): its tests, the answer-independent
-# machinery, run once, in the default project, whose quick suite, slow tests and two-process suite are all in
-# `make test`. Every other variant runs the tests that depend on its answers (model, data, and end to end through
-# the scripts): in `make test` one variant per task and kind of data code (torchvision's IDX files and CIFAR-10's
-# batches, image folders, the signal), in `make test-full` all of them, and one project per task also runs its
-# slow tests (export, tuning, kill and resume) and its two-process suite.
+# The engine is the same code in every project (test_render checks it): its tests, the answer-independent machinery,
+# run once, in the default project, whose quick suite, slow tests and two-process suite are all in `make test`. Every
+# other variant runs the tests that depend on its answers (model, data, end to end through the scripts, and what the
+# runs leave behind): in `make test` one variant per task and kind of data code (torchvision's IDX files and
+# CIFAR-10's batches, image folders, the signal), in `make test-full` all of them, and one project per task also runs
+# its slow tests (export, tuning, kill and resume) and its two-process suite.
 MACHINERY_TESTS = (
     "test_lifecycle.py",
     "test_safety.py",
     "test_sweep.py",
-    "test_tidy.py",
     "test_trackers.py",
     "test_loaders.py",
     "test_optim.py",
     "test_speed.py",
 )
-SCRIPT_TESTS = ("test_train.py", "test_manual.py")
+SCRIPT_TESTS = ("test_train.py", "test_manual.py", "test_tidy.py")  # test_tidy: what runs leave behind, pictures
 # The variants of `make test`, and the script tests each runs besides its model and data tests: the GAN's manual
 # optimization (it steps its two optimizers itself; its runs through train.py are among the short fits).
 IN_MAKE_TEST = {
