@@ -92,35 +92,32 @@ def logged_grids(run: Path, logger: str, grid: str) -> list[str]:
     return [path.name for path in sorted((run / grid).glob("*.png"))]
 
 
-PACKAGES = itertools.count()
+PACKAGES = itertools.count()  # fit_0, fit_1, ...: the package names of the projects fit_here trains
 
 
-def unique_package() -> str:
-    """A package name no other project trained in this process has, so that they do not share modules
-    (the same answers are trained by more than one test)."""
-    return f"fit_{next(PACKAGES)}"
-
-
-def fit_here(project: Path, dataset: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run the project's `train.py` (SHORT_FIT) in this test's process: the fits of a worker share one
-    interpreter and its imports (torch and Lightning take seconds to import). The project's package needs
-    a name no other project in the process has."""
+def fit_here(cookies, answers: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Render a project and run its `train.py` (SHORT_FIT) in this test's process: the fits of a worker share
+    one interpreter and its imports (torch and Lightning take seconds to import). Each project gets a package
+    name no other project in the process has, so that they share no modules (some answers are trained by more
+    than one test)."""
+    project = bake(cookies, package_name=f"fit_{next(PACKAGES)}", **answers)
+    dataset = DATASETS[answers["dataset"]]
     monkeypatch.chdir(project)
     monkeypatch.syspath_prepend(str(project / "src"))
-    if DATASETS[dataset].get("fake_data"):  # tiny files in the real formats, where the config looks
+    if dataset.get("fake_data"):  # tiny files in the real formats, where the config looks
         runpy.run_path("tests/fake_data.py")["write_fake_data"](project)
-    if DATASETS[dataset].get("format") == "cifar":  # fake files cannot match CIFAR-10's MD5 sums
+    if dataset.get("format") == "cifar":  # fake files cannot match CIFAR-10's MD5 sums
         monkeypatch.setattr("torchvision.datasets.cifar.check_integrity", lambda path, md5=None: Path(path).is_file())
     train = runpy.run_path("train.py")
     train["main"](SHORT_FIT)
+    return project
 
 
 @pytest.mark.parametrize("answers", covering_set(), ids=combo_id)
 def test_short_fit_checkpoints_and_logs_finite_metrics(
     cookies, monkeypatch: pytest.MonkeyPatch, answers: dict[str, str]
 ) -> None:
-    project = bake(cookies, package_name=unique_package(), **answers)
-    fit_here(project, answers["dataset"], monkeypatch)
+    project = fit_here(cookies, answers, monkeypatch)
     run = project / "logs" / "version_0"
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert len(list((run / "checkpoints").glob("epoch*.ckpt"))) == 2
@@ -267,7 +264,6 @@ SCHEDULED = [
 @pytest.mark.slow
 @pytest.mark.parametrize("answers", SCHEDULED, ids=combo_id)
 def test_every_model_data_and_schedule_fits(cookies, monkeypatch: pytest.MonkeyPatch, answers: dict[str, str]) -> None:
-    project = bake(cookies, package_name=unique_package(), **answers)
-    fit_here(project, answers["dataset"], monkeypatch)
+    project = fit_here(cookies, answers, monkeypatch)
     metrics = json.loads((project / "logs" / "version_0" / "test_metrics.json").read_text())["metrics"]
     assert set(metrics) == TESTED[answers["task"]] and all(map(math.isfinite, metrics.values()))

@@ -115,24 +115,26 @@ def parameter_ids(optimizer: torch.optim.Optimizer) -> set[int]:
 {%- if cookiecutter.dataset in ("digits", "signal") %}
 def datamodule() -> {{ cookiecutter.__datamodule_class }}:
 {%- elif spec.get("format") == "cifar" %}
-def datamodule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> {{ cookiecutter.__datamodule_class }}:
+def datamodule(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> {{ cookiecutter.__datamodule_class }}:
 {%- else %}
-def datamodule(tmp_path: Path) -> {{ cookiecutter.__datamodule_class }}:
+def datamodule(tmp_path_factory: pytest.TempPathFactory) -> {{ cookiecutter.__datamodule_class }}:
 {%- endif %}
-    """The project's data module on data that needs no download, set up."""
+    """The project's data module on data that needs no download, set up; any files it reads lie outside the
+    test's tmp_path, which stays the test's own."""
 {%- if cookiecutter.dataset == "digits" %}
     data = DigitsDataModule(**data_options())
 {%- elif cookiecutter.dataset == "signal" %}
     data = SignalDataModule(**data_options(num_series=192, sequence_length=64, batch_size=32))
 {%- elif cookiecutter.dataset == "image_folder" %}
-    root = write_image_folder(tmp_path / "images", per_class=60)
+    root = write_image_folder(tmp_path_factory.mktemp("images"), per_class=60)
     data = ImageFolderDataModule(**data_options(root=str(root), batch_size=16))
 {%- else %}
 {%- if spec.get("format") == "cifar" %}
     skip_checksums(monkeypatch)
 {%- endif %}
-    write_dataset(tmp_path)
-    data = {{ cookiecutter.__datamodule_class }}(**data_options(data_dir=str(tmp_path), download=False, batch_size=32))
+    folder = tmp_path_factory.mktemp("data")
+    write_dataset(folder)
+    data = {{ cookiecutter.__datamodule_class }}(**data_options(data_dir=str(folder), download=False, batch_size=32))
 {%- endif %}
     data.setup()
     return data

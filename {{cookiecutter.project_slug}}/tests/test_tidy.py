@@ -151,14 +151,13 @@ def test_a_fit_and_test_write_only_under_the_trainers_root_folder(
 ) -> None:
     monkeypatch.chdir(ROOT)  # as when pytest runs from the project: a writer that uses the current folder shows
     before = project_root_names()
-    root = tmp_path / "run"  # beside the data module's files, if any
-    trainer = quick_trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=1, default_root_dir=root)
+    trainer = quick_trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=1, default_root_dir=tmp_path)
     model = build_model(datamodule)
     trainer.fit(model, datamodule=datamodule)
     trainer.test(model, datamodule=datamodule, verbose=False)
     assert project_root_names() == before
 {%- if task in ("gan", "autoencoder") %}
-    assert [p.relative_to(root).as_posix() for p in root.rglob("*.png")] == ["{{ "samples" if task == "gan" else "reconstructions" }}/epoch000.png"]
+    assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png")] == ["{{ "samples" if task == "gan" else "reconstructions" }}/epoch000.png"]
 {%- endif %}
 
 
